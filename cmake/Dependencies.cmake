@@ -1,0 +1,27 @@
+# Finds every library twinflow links against; all come from Debian 12 packages
+# (cmake/install-deps.sh installs them).
+find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PETSC REQUIRED IMPORTED_TARGET PETSc)
+
+set(HDF5_PREFER_PARALLEL TRUE)
+find_package(HDF5 REQUIRED COMPONENTS C)
+if(NOT HDF5_IS_PARALLEL)
+  message(FATAL_ERROR "twinflow needs a parallel (MPI) HDF5 build: install libhdf5-openmpi-dev")
+endif()
+
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+
+find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
+
+pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
+find_library(FFTW3_MPI_LIBRARY fftw3_mpi REQUIRED)
+
+if(TWINFLOW_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(TWINFLOW_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()
+
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)

@@ -1,0 +1,33 @@
+#pragma once
+// Distances between a reference density p (PDE or closed form) and a sample
+// density q (particle histogram) on the same grid, both given as this rank's
+// owned block (C order). Cell probabilities are P_i = p_i |cell|, Q_i = q_i |cell|.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "twinflow/grid/grid.hpp"
+
+namespace twinflow {
+
+struct Comparison {
+  double l1 = 0;           ///< Σ |P_i − Q_i|
+  double hellinger = 0;    ///< sqrt(½ Σ (√P_i − √Q_i)²)
+  double kl = 0;           ///< KL(Q | P) of Q, P renormalised to unit mass in the box, sample first
+  double noise_floor = 0;  ///< E L1 of an N-sample histogram of P: Σ sqrt(2 P_i (1 − P_i) / (π N))
+  double w1 = 0;           ///< W1 from CDFs (1-D only; NaN otherwise)
+  double mass_p = 0, mass_q = 0;
+};
+
+/// Collective over comm. `samples` is the particle count N behind q (for the
+/// noise floor; 0 leaves it 0).
+Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
+                   const std::vector<double>& q, std::int64_t samples);
+
+/// The metric names written under /compare and printed, in table order.
+std::vector<std::string> comparison_fields();
+double comparison_field(const Comparison& c, const std::string& name);
+
+}  // namespace twinflow

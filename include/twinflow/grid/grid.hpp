@@ -1,0 +1,77 @@
+#pragma once
+// The PDE grid: a cell-centred box in d = 1..3 dimensions distributed as a
+// PETSc DMDA. Fields are addressed by natural (global, rank-independent)
+// cell indices; each rank owns one rectangular block of them.
+#include <petscdmda.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace twinflow {
+
+class Config;
+
+/// Geometry of the box; no MPI.
+struct Box {
+  int dim = 1;
+  std::array<double, 3> lower{}, upper{};
+  std::array<std::int64_t, 3> cells{1, 1, 1};
+
+  /// Reads grid.dim, grid.cells, grid.lower, grid.upper; throws UsageError.
+  static Box from_config(const Config& config);
+  double spacing(int k) const { return (upper[k] - lower[k]) / static_cast<double>(cells[k]); }
+  double centre(int k, std::int64_t i) const { return lower[k] + (static_cast<double>(i) + 0.5) * spacing(k); }
+  double cell_volume() const;
+  std::int64_t total_cells() const;
+  /// Natural index of the cell containing x, or −1 outside [lower, upper).
+  std::int64_t cell_of(const double* x) const;
+};
+
+/// A rank's block of cells: start and count per dimension (unused dims 0/1).
+struct OwnedBlock {
+  std::array<std::int64_t, 3> start{0, 0, 0}, count{1, 1, 1};
+  std::int64_t size() const { return count[0] * count[1] * count[2]; }
+};
+
+class Grid {
+ public:
+  /// Collective. Creates the DMDA with `dof` unknowns per cell and stencil
+  /// width 1; PETSc -da_* options apply (the box's cell counts are read back).
+  /// Throws UsageError('grid.cells') when the grid cannot be split over the ranks.
+  Grid(MPI_Comm comm, Box box, int dof = 1);
+  ~Grid();
+  Grid(const Grid&) = delete;
+  Grid& operator=(const Grid&) = delete;
+
+  MPI_Comm comm() const { return comm_; }
+  DM dm() const { return dm_; }
+  const Box& box() const { return box_; }
+  const OwnedBlock& owned() const { return owned_; }
+
+  /// Copies the owned block of a global Vec (dof 1) into `out` in C order of
+  /// natural indices (x0 slowest): the layout of the HDF5 datasets.
+  void owned_values(Vec v, std::vector<double>& out) const;
+  /// Inverse of owned_values.
+  void set_owned_values(const std::vector<double>& in, Vec v) const;
+  /// Copies the owned block of a replicated natural-order field (C order, x0 slowest).
+  void owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const;
+  /// Collective. Gathers a global Vec into a natural-order field on every rank.
+  void replicate(Vec v, std::vector<double>& full) const;
+
+ private:
+  MPI_Comm comm_;
+  Box box_;
+  DM dm_ = nullptr;
+  OwnedBlock owned_;
+};
+
+/// Collective. Histogram of particle positions (n × d, point-major) on the
+/// grid, as a density (counts / (total × cell volume)), replicated on every
+/// rank in natural C order. `total` is the global particle count, so mass
+/// outside the box is missing from the histogram, not renormalised away.
+void histogram(const Grid& grid, const double* x, std::int64_t n, std::int64_t total,
+               std::vector<double>& density);
+
+}  // namespace twinflow

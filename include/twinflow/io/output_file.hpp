@@ -1,0 +1,63 @@
+#pragma once
+// The run's HDF5 file (parallel HDF5 over MPI-IO). It is created under
+// "<path>.partial" and renamed to <path> by commit(); a file that is never
+// committed is removed, so no half-written output is ever left under the
+// final name. Every member function is collective over the communicator and
+// must be called with the same arguments on every rank, except where a
+// parameter is this rank's owned block.
+#include <hdf5.h>
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "twinflow/grid/grid.hpp"
+
+namespace twinflow {
+
+class OutputFile {
+ public:
+  /// Throws UsageError('output') when the file exists and overwrite is
+  /// false, or when the directory is not writable.
+  OutputFile(MPI_Comm comm, std::string path, bool overwrite);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  void attribute(const std::string& object, const std::string& name, const std::string& value);
+  void attribute(const std::string& object, const std::string& name, double value);
+  void attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void attribute(const std::string& object, const std::string& name, const std::vector<double>& value);
+  void attribute(const std::string& object, const std::string& name,
+                 const std::vector<std::int64_t>& value);
+
+  /// /grid: attributes and cell-centre coordinates x0, x1, x2.
+  void write_grid(const Box& box);
+  /// A small 1-D dataset, written whole (values identical on every rank).
+  void write_vector(const std::string& path, const std::vector<double>& values);
+  /// A [count, cells...] dataset for a time series of fields, one chunk per
+  /// entry; entries are filled by write_field.
+  void create_series(const std::string& path, std::int64_t count, const Box& box);
+  /// Writes this rank's owned block (C order) as entry `index` of a series.
+  void write_field(const std::string& path, std::int64_t index, const Grid& grid,
+                   const std::vector<double>& owned);
+  /// Closes the file and renames it to its final name.
+  void commit();
+
+ private:
+  hid_t ensure_groups(const std::string& path);
+  MPI_Comm comm_;
+  std::string path_, partial_;
+  hid_t file_ = -1;
+  bool committed_ = false;
+};
+
+/// Rank 0 writes an XDMF sidecar next to an HDF5 file so that ParaView opens
+/// the listed series as time series. Collective (others wait).
+void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box,
+                const std::vector<double>& times, const std::vector<std::string>& series);
+
+}  // namespace twinflow

@@ -1,0 +1,14 @@
+#include "registry.hpp"
+
+#include "models/ou/experiment.hpp"
+
+namespace twinflow {
+
+const std::vector<Family>& families() {
+  static const std::vector<Family> all = {
+      ou::family(),
+  };
+  return all;
+}
+
+}  // namespace twinflow

@@ -1,0 +1,11 @@
+#pragma once
+// The model families twinflow knows, by name.
+#include <vector>
+
+#include "twinflow/models/experiment.hpp"
+
+namespace twinflow {
+
+const std::vector<Family>& families();
+
+}  // namespace twinflow

@@ -1,0 +1,179 @@
+#include "twinflow/grid/grid.hpp"
+
+#include <cmath>
+
+#include "twinflow/core/config.hpp"
+#include "twinflow/core/error.hpp"
+
+namespace twinflow {
+
+Box Box::from_config(const Config& config) {
+  Box b;
+  b.dim = static_cast<int>(config.integer("grid.dim"));
+  const auto d = static_cast<std::size_t>(b.dim);
+  const auto cells = config.integer_list("grid.cells", d);
+  const auto lo = config.real_list("grid.lower", d);
+  const auto hi = config.real_list("grid.upper", d);
+  for (std::size_t k = 0; k < d; ++k) {
+    if (!(lo[k] < hi[k]))
+      throw UsageError("grid.upper", "must exceed grid.lower in every dimension (dimension " +
+                                         std::to_string(k) + ": " + std::to_string(lo[k]) +
+                                         " >= " + std::to_string(hi[k]) + ")");
+    b.cells[k] = cells[k];
+    b.lower[k] = lo[k];
+    b.upper[k] = hi[k];
+  }
+  return b;
+}
+
+double Box::cell_volume() const {
+  double v = 1;
+  for (int k = 0; k < dim; ++k) v *= spacing(k);
+  return v;
+}
+
+std::int64_t Box::total_cells() const {
+  std::int64_t n = 1;
+  for (int k = 0; k < dim; ++k) n *= cells[k];
+  return n;
+}
+
+std::int64_t Box::cell_of(const double* x) const {
+  std::int64_t idx = 0;
+  for (int k = 0; k < dim; ++k) {
+    const double f = (x[k] - lower[k]) / spacing(k);
+    if (!(f >= 0) || f >= static_cast<double>(cells[k])) return -1;
+    idx = idx * cells[k] + static_cast<std::int64_t>(f);
+  }
+  return idx;
+}
+
+Grid::Grid(MPI_Comm comm, Box box, int dof) : comm_(comm), box_(box) {
+  // A grid too small for the rank count makes DMSetUp fail; catch that as a
+  // user error instead of letting PETSc print a trace.
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  PetscErrorCode ierr = 0;
+  const auto n = [&](int k) { return static_cast<PetscInt>(box_.cells[k]); };
+  if (box_.dim == 1) {
+    ierr = DMDACreate1d(comm, DM_BOUNDARY_NONE, n(0), dof, 1, nullptr, &dm_);
+  } else if (box_.dim == 2) {
+    ierr = DMDACreate2d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n(0), n(1),
+                        PETSC_DECIDE, PETSC_DECIDE, dof, 1, nullptr, nullptr, &dm_);
+  } else {
+    ierr = DMDACreate3d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE,
+                        DMDA_STENCIL_STAR, n(0), n(1), n(2), PETSC_DECIDE, PETSC_DECIDE,
+                        PETSC_DECIDE, dof, 1, nullptr, nullptr, nullptr, &dm_);
+  }
+  if (!ierr) ierr = DMSetFromOptions(dm_);
+  if (!ierr) ierr = DMSetUp(dm_);
+  PetscPopErrorHandler();
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  int failed = ierr != 0, any = 0;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm);
+  if (any) {
+    if (dm_) DMDestroy(&dm_);
+    throw UsageError("grid.cells", "the grid cannot be split over " + std::to_string(size) +
+                                       " ranks; accepted: at least one cell per rank in each "
+                                       "split dimension (use more cells or fewer ranks)");
+  }
+  PetscInt M = 1, N = 1, P = 1, xs = 0, ys = 0, zs = 0, xm = 1, ym = 1, zm = 1;
+  DMDAGetInfo(dm_, nullptr, &M, &N, &P, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+              nullptr, nullptr, nullptr);
+  DMDAGetCorners(dm_, &xs, &ys, &zs, &xm, &ym, &zm);
+  const PetscInt global[3] = {M, N, P}, start[3] = {xs, ys, zs}, count[3] = {xm, ym, zm};
+  for (int k = 0; k < box_.dim; ++k) {
+    box_.cells[k] = global[k];
+    owned_.start[k] = start[k];
+    owned_.count[k] = count[k];
+  }
+  // Coordinates of cell centres, so PETSc viewers and monitors see the box.
+  DMDASetUniformCoordinates(dm_, box_.centre(0, 0), box_.centre(0, box_.cells[0] - 1),
+                            box_.dim > 1 ? box_.centre(1, 0) : 0.0,
+                            box_.dim > 1 ? box_.centre(1, box_.cells[1] - 1) : 0.0,
+                            box_.dim > 2 ? box_.centre(2, 0) : 0.0,
+                            box_.dim > 2 ? box_.centre(2, box_.cells[2] - 1) : 0.0);
+}
+
+Grid::~Grid() {
+  if (dm_) DMDestroy(&dm_);
+}
+
+// The DMDA stores a block x-fastest (index 0 fastest); HDF5 datasets are C
+// order with x0 slowest, so a block is transposed on the way in and out.
+namespace {
+template <class F>
+void for_each_owned(const OwnedBlock& o, int dim, F&& f) {
+  // Visits cells in DMDA local order (x0 fastest) and gives the C-order
+  // position (x0 slowest) inside the block.
+  const auto c0 = o.count[0], c1 = dim > 1 ? o.count[1] : 1, c2 = dim > 2 ? o.count[2] : 1;
+  std::int64_t local = 0;
+  for (std::int64_t k = 0; k < c2; ++k)
+    for (std::int64_t j = 0; j < c1; ++j)
+      for (std::int64_t i = 0; i < c0; ++i, ++local) {
+        const std::int64_t cpos = dim == 1 ? i : dim == 2 ? i * c1 + j : (i * c1 + j) * c2 + k;
+        f(local, cpos);
+      }
+}
+
+// Visits the owned block in C order (x0 slowest): gives the position inside
+// the block and the natural index in the whole grid.
+template <class F>
+void for_each_owned_natural(const OwnedBlock& o, const Box& box, F&& f) {
+  const auto& n = box.cells;
+  const auto c1 = box.dim > 1 ? o.count[1] : 1, c2 = box.dim > 2 ? o.count[2] : 1;
+  std::int64_t pos = 0;
+  for (std::int64_t i = 0; i < o.count[0]; ++i)
+    for (std::int64_t j = 0; j < c1; ++j)
+      for (std::int64_t k = 0; k < c2; ++k, ++pos) {
+        const std::int64_t gi = o.start[0] + i, gj = o.start[1] + j, gk = o.start[2] + k;
+        f(pos, box.dim == 1 ? gi : box.dim == 2 ? gi * n[1] + gj : (gi * n[1] + gj) * n[2] + gk);
+      }
+}
+}  // namespace
+
+void Grid::owned_values(Vec v, std::vector<double>& out) const {
+  const PetscScalar* a = nullptr;
+  VecGetArrayRead(v, &a);
+  out.resize(static_cast<std::size_t>(owned_.size()));
+  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) { out[cpos] = a[local]; });
+  VecRestoreArrayRead(v, &a);
+}
+
+void Grid::set_owned_values(const std::vector<double>& in, Vec v) const {
+  PetscScalar* a = nullptr;
+  VecGetArray(v, &a);
+  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) { a[local] = in[cpos]; });
+  VecRestoreArray(v, &a);
+}
+
+void Grid::owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const {
+  out.resize(static_cast<std::size_t>(owned_.size()));
+  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) { out[pos] = full[idx]; });
+}
+
+void Grid::replicate(Vec v, std::vector<double>& full) const {
+  // Scatter each rank's block into a zeroed natural field, then sum.
+  std::vector<double> mine;
+  owned_values(v, mine);
+  full.assign(static_cast<std::size_t>(box_.total_cells()), 0.0);
+  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) { full[idx] = mine[pos]; });
+  MPI_Allreduce(MPI_IN_PLACE, full.data(), static_cast<int>(full.size()), MPI_DOUBLE, MPI_SUM, comm_);
+}
+
+void histogram(const Grid& grid, const double* x, std::int64_t n, std::int64_t total,
+               std::vector<double>& density) {
+  const Box& box = grid.box();
+  density.assign(static_cast<std::size_t>(box.total_cells()), 0.0);
+  for (std::int64_t p = 0; p < n; ++p) {
+    const std::int64_t c = box.cell_of(x + p * box.dim);
+    if (c >= 0) density[c] += 1.0;
+  }
+  // Counts are integers below 2^53, so the sum is exact in any order.
+  MPI_Allreduce(MPI_IN_PLACE, density.data(), static_cast<int>(density.size()), MPI_DOUBLE, MPI_SUM,
+                grid.comm());
+  const double scale = 1.0 / (static_cast<double>(total) * box.cell_volume());
+  for (auto& v : density) v *= scale;
+}
+
+}  // namespace twinflow

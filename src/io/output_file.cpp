@@ -1,0 +1,286 @@
+#include "twinflow/io/output_file.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "twinflow/core/collective.hpp"
+#include "twinflow/core/error.hpp"
+
+namespace twinflow {
+namespace fs = std::filesystem;
+
+namespace {
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) throw RuntimeFailure("HDF5: " + what + " failed");
+}
+hid_t check_id(hid_t id, const std::string& what) {
+  if (id < 0) throw RuntimeFailure("HDF5: " + what + " failed");
+  return id;
+}
+
+hid_t string_type() {
+  const hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+// Dataset shape of a field of this box: cells in natural order, x0 first.
+std::vector<hsize_t> field_shape(const Box& box) {
+  std::vector<hsize_t> s;
+  for (int k = 0; k < box.dim; ++k) s.push_back(static_cast<hsize_t>(box.cells[k]));
+  return s;
+}
+
+}  // namespace
+
+OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
+    : comm_(comm), path_(std::move(path)), partial_(path_ + ".partial") {
+  on_root_and_agree(comm_, [&] {
+    if (fs::exists(path_) && !overwrite)
+      throw UsageError("output", "'" + path_ + "' exists; accepted: a new path, or --overwrite");
+    const fs::path dir = fs::absolute(path_).parent_path();
+    if (!fs::is_directory(dir))
+      throw UsageError("output", "directory '" + dir.string() + "' does not exist");
+    if (access(dir.c_str(), W_OK) != 0)
+      throw UsageError("output", "directory '" + dir.string() + "' is not writable");
+  });
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl, true);
+  H5Pset_coll_metadata_write(fapl, true);
+  file_ = H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  agree(comm_, [&] {
+    if (file_ < 0) throw UsageError("output", "cannot create '" + partial_ + "'");
+  });
+}
+
+OutputFile::~OutputFile() {
+  if (committed_) return;
+  if (file_ >= 0) H5Fclose(file_);
+  int rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  if (rank == 0) std::remove(partial_.c_str());
+}
+
+hid_t OutputFile::ensure_groups(const std::string& path) {
+  // Creates every missing parent group of an object path like /a/b/c.
+  for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    const std::string g = path.substr(0, pos);
+    if (H5Lexists(file_, g.c_str(), H5P_DEFAULT) <= 0)
+      H5Gclose(check_id(H5Gcreate2(file_, g.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create group " + g));
+  }
+  return file_;
+}
+
+namespace {
+void write_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                     hid_t space, const void* data) {
+  const hid_t obj = check_id(H5Oopen(file, object.c_str(), H5P_DEFAULT), "open " + object);
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  const hid_t a = check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                           "create attribute " + name);
+  check(H5Awrite(a, type, data), "write attribute " + name);
+  H5Aclose(a);
+  H5Oclose(obj);
+}
+}  // namespace
+
+void OutputFile::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  const hid_t t = string_type(), s = H5Screate(H5S_SCALAR);
+  const char* c = value.c_str();
+  write_attribute(file_, object, name, t, s, &c);
+  H5Sclose(s);
+  H5Tclose(t);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name, double value) {
+  const hid_t s = H5Screate(H5S_SCALAR);
+  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, &value);
+  H5Sclose(s);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  const hid_t s = H5Screate(H5S_SCALAR);
+  write_attribute(file_, object, name, H5T_NATIVE_INT64, s, &value);
+  H5Sclose(s);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name,
+                           const std::vector<double>& value) {
+  const hsize_t n = value.size();
+  const hid_t s = H5Screate_simple(1, &n, nullptr);
+  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, value.data());
+  H5Sclose(s);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name,
+                           const std::vector<std::int64_t>& value) {
+  const hsize_t n = value.size();
+  const hid_t s = H5Screate_simple(1, &n, nullptr);
+  write_attribute(file_, object, name, H5T_NATIVE_INT64, s, value.data());
+  H5Sclose(s);
+}
+
+void OutputFile::write_vector(const std::string& path, const std::vector<double>& values) {
+  ensure_groups(path);
+  const hsize_t n = values.size();
+  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  const hid_t d = check_id(H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
+                                      H5P_DEFAULT, H5P_DEFAULT),
+                           "create " + path);
+  int rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  // Rank 0 writes everything, the others take part with an empty selection.
+  const hid_t mem = H5Screate_simple(1, &n, nullptr);
+  if (rank != 0) {
+    H5Sselect_none(space);
+    H5Sselect_none(mem);
+  }
+  const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  check(H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, values.data()), "write " + path);
+  H5Pclose(dxpl);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+}
+
+void OutputFile::write_grid(const Box& box) {
+  std::vector<double> lo(box.lower.begin(), box.lower.begin() + box.dim);
+  std::vector<double> hi(box.upper.begin(), box.upper.begin() + box.dim);
+  std::vector<std::int64_t> shape(box.cells.begin(), box.cells.begin() + box.dim);
+  for (int k = 0; k < box.dim; ++k) {
+    std::vector<double> x(static_cast<std::size_t>(box.cells[k]));
+    for (std::int64_t i = 0; i < box.cells[k]; ++i) x[i] = box.centre(k, i);
+    write_vector("/grid/x" + std::to_string(k), x);
+  }
+  attribute("/grid", "dim", static_cast<std::int64_t>(box.dim));
+  attribute("/grid", "lower", lo);
+  attribute("/grid", "upper", hi);
+  attribute("/grid", "shape", shape);
+  attribute("/grid", "boundary", std::string("zero-flux"));
+  attribute("/grid", "centering", std::string("cell"));
+}
+
+void OutputFile::create_series(const std::string& path, std::int64_t count, const Box& box) {
+  ensure_groups(path);
+  std::vector<hsize_t> dims{static_cast<hsize_t>(count)};
+  const auto shape = field_shape(box);
+  dims.insert(dims.end(), shape.begin(), shape.end());
+  std::vector<hsize_t> chunk = dims;
+  chunk[0] = 1;
+  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  // Entries never written read as NaN, not as a plausible zero density.
+  const double fill = std::numeric_limits<double>::quiet_NaN();
+  H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  const hid_t d = check_id(
+      H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+      "create " + path);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+}
+
+void OutputFile::write_field(const std::string& path, std::int64_t index, const Grid& grid,
+                             const std::vector<double>& owned) {
+  const hid_t d = check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open " + path);
+  const hid_t space = H5Dget_space(d);
+  const Box& box = grid.box();
+  std::vector<hsize_t> start{static_cast<hsize_t>(index)}, count{1};
+  for (int k = 0; k < box.dim; ++k) {
+    start.push_back(static_cast<hsize_t>(grid.owned().start[k]));
+    count.push_back(static_cast<hsize_t>(grid.owned().count[k]));
+  }
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  const hid_t mem = H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);
+  const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  check(H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned.data()), "write " + path);
+  H5Pclose(dxpl);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+}
+
+void OutputFile::commit() {
+  check(H5Fclose(file_), "close " + partial_);
+  file_ = -1;
+  on_root_and_agree(comm_, [&] {
+    if (std::rename(partial_.c_str(), path_.c_str()) != 0)
+      throw RuntimeFailure("cannot rename '" + partial_ + "' to '" + path_ + "': " + std::strerror(errno));
+  });
+  committed_ = true;
+}
+
+void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box,
+                const std::vector<double>& times, const std::vector<std::string>& series) {
+  on_root_and_agree(comm, [&] {
+    const fs::path h5(h5_path);
+    const std::string xmf = fs::path(h5).replace_extension(".xmf").string();
+    const std::string file = h5.filename().string();
+    // XDMF lists dimensions slowest first and its X axis is the fastest
+    // varying one: our last grid axis. Pad to 3-D for ParaView.
+    std::vector<std::int64_t> dims;
+    for (int k = 0; k < box.dim; ++k) dims.push_back(box.cells[k]);
+    std::ostringstream shape, full;
+    for (std::size_t k = 0; k < dims.size(); ++k) shape << (k ? " " : "") << dims[k];
+    std::ostringstream os;
+    os << "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n"
+       << "  <Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
+    const char* topo = box.dim == 3 ? "3DRectMesh" : "2DRectMesh";
+    for (std::size_t j = 0; j < times.size(); ++j) {
+      os << "   <Grid Name=\"t" << j << "\" GridType=\"Uniform\">\n"
+         << "    <Time Value=\"" << times[j] << "\"/>\n";
+      if (box.dim == 1) {
+        os << "    <Topology TopologyType=\"2DRectMesh\" Dimensions=\"1 " << dims[0] << "\"/>\n"
+           << "    <Geometry GeometryType=\"VXVY\">\n"
+           << "     <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"" << dims[0]
+           << "\">" << file << ":/grid/x0</DataItem>\n"
+           << "     <DataItem Format=\"XML\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"1\">0</DataItem>\n"
+           << "    </Geometry>\n";
+      } else {
+        os << "    <Topology TopologyType=\"" << topo << "\" Dimensions=\"" << shape.str() << "\"/>\n"
+           << "    <Geometry GeometryType=\"" << (box.dim == 3 ? "VXVYVZ" : "VXVY") << "\">\n";
+        for (int k = box.dim - 1; k >= 0; --k)
+          os << "     <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\""
+             << dims[k] << "\">" << file << ":/grid/x" << k << "</DataItem>\n";
+        os << "    </Geometry>\n";
+      }
+      for (const auto& s : series) {
+        const std::string name = s.substr(1);
+        os << "    <Attribute Name=\"" << name << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+           << "     <DataItem ItemType=\"HyperSlab\" Dimensions=\"" << (box.dim == 1 ? "1 " : "") << shape.str()
+           << "\" Type=\"HyperSlab\">\n"
+           << "      <DataItem Dimensions=\"3 " << dims.size() + 1 << "\" Format=\"XML\">" << j;
+        for (std::size_t k = 0; k < dims.size(); ++k) os << " 0";
+        os << " 1";
+        for (std::size_t k = 0; k < dims.size(); ++k) os << " 1";
+        os << " 1";
+        for (std::size_t k = 0; k < dims.size(); ++k) os << " " << dims[k];
+        os << "</DataItem>\n      <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\""
+           << times.size() << " " << shape.str() << "\">" << file << ":" << s << "</DataItem>\n"
+           << "     </DataItem>\n    </Attribute>\n";
+      }
+      os << "   </Grid>\n";
+    }
+    os << "  </Grid>\n </Domain>\n</Xdmf>\n";
+    const std::string tmp = xmf + ".partial";
+    std::ofstream(tmp) << os.str();
+    if (std::rename(tmp.c_str(), xmf.c_str()) != 0)
+      throw RuntimeFailure("cannot write XDMF sidecar '" + xmf + "'");
+  });
+}
+
+}  // namespace twinflow
