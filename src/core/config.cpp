@@ -175,8 +175,8 @@ Config Config::parse(const OptionSet& options, const std::string& config_path,
                   .run(),
               vm);
   } catch (const po::unknown_option& e) {
-    throw UsageError(trim(e.get_option_name(), '-'),
-                     "unknown option; 'twinflow run --help' lists every key");
+    const std::string name = trim(e.get_option_name(), '-');
+    throw UsageError(name.substr(0, name.find('=')), "unknown option; 'twinflow run --help' lists every key");
   } catch (const po::multiple_occurrences& e) {
     throw UsageError(trim(e.get_option_name(), '-'), "given more than once on the command line");
   } catch (const po::error& e) {
