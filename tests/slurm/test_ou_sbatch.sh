@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# End-to-end test of jobs/ou.sbatch on a throwaway single-node Slurm
+# (jobs/local-slurm.sh): submit with `sbatch --wait`, then check the HDF5
+# output with h5py.
+#
+#   tests/slurm/test_ou_sbatch.sh TWINFLOW_BINARY SCRATCH_DIR
+#
+# Needs root, slurm-wlm, munge, and a Python that imports h5py; exits 77
+# (skipped) when one of them is missing. SCRATCH_DIR gets the Slurm state
+# (SCRATCH_DIR/slurm-state), the job log and the .h5 file; whatever an aborted
+# earlier run left there is stopped and removed first. Only the daemons
+# started here are stopped at exit. TWINFLOW_TEST_TIMEOUT (default 150)
+# bounds the wait for the job, in seconds.
+
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
+  exit 2
+fi
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo=$(cd "$here/../.." && pwd -P)
+local_slurm=$repo/jobs/local-slurm.sh
+job_script=$repo/jobs/ou.sbatch
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# --- prerequisites ----------------------------------------------------------
+[[ $(id -u) == 0 ]] || skip "the local Slurm runs as root; not root"
+for b in slurmctld slurmd munged sbatch sinfo srun squeue; do
+  command -v "$b" >/dev/null 2>&1 || [[ -x /usr/sbin/$b ]] ||
+    skip "$b not found (Debian packages slurm-wlm munge)"
+done
+python=
+for py in /usr/bin/python3 python3 python; do
+  if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import h5py' >/dev/null 2>&1; then
+    python=$(command -v "$py")
+    break
+  fi
+done
+[[ -n $python ]] || skip "no Python interpreter that imports h5py (Debian package python3-h5py)"
+
+[[ -x $1 && -f $1 ]] || fail "twinflow binary '$1' not found or not executable"
+binary=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
+mkdir -p "$2"
+scratch=$(cd "$2" && pwd -P)
+state=$scratch/slurm-state
+
+# Keep a surrounding Slurm (if this runs inside a job on a cluster) from
+# leaking into the local one: its SLURM_*/SBATCH_*/SRUN_* variables would
+# override our partition, account, task counts and configuration.
+while IFS= read -r var; do
+  unset "$var"
+done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true)
+
+# --- local Slurm --------------------------------------------------------------
+if [[ -e $state ]]; then
+  # Left over from an aborted run: stop what that run started, then start afresh.
+  bash "$local_slurm" stop "$state" || true
+  rm -rf -- "$state"
+fi
+jobid=
+waiter=
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n $waiter ]] && kill -0 "$waiter" 2>/dev/null; then
+    kill -TERM "$waiter" 2>/dev/null || true
+    wait "$waiter" 2>/dev/null || true
+  fi
+  bash "$local_slurm" stop "$state" || rc=1
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t0=$SECONDS
+export_line=$(timeout 90 bash "$local_slurm" start "$state") || fail "local Slurm did not start (state in $state)"
+[[ $export_line == "export SLURM_CONF="* ]] || fail "unexpected output from local-slurm.sh start: $export_line"
+eval "$export_line"
+echo "local Slurm up in $((SECONDS - t0)) s ($SLURM_CONF)"
+
+# --- submit -----------------------------------------------------------------
+rm -f -- "$scratch"/twinflow-ou-*.log "$scratch"/twinflow-ou-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
+export TWINFLOW=$binary
+unset TWINFLOW_OUTDIR
+status=0
+wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
+# In the background and then `wait`, so that SIGINT/SIGTERM reach the trap at once.
+timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" \
+  --time.end=0.5 --particles.count=20000 --quiet \
+  >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
+waiter=$!
+wait "$waiter" || status=$?
+waiter=
+jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
+log=$scratch/twinflow-ou-$jobid.log
+h5=$scratch/twinflow-ou-$jobid.h5
+echo "job ${jobid:-?} done in $((SECONDS - t0)) s since start, sbatch exit status $status"
+
+show() {
+  echo "----- sbatch stderr -----" >&2
+  cat "$scratch/sbatch.err" >&2 || true
+  if [[ -n $jobid && -f $log ]]; then
+    echo "----- job log $log -----" >&2
+    cat "$log" >&2
+  else
+    echo "----- no job log (job id '${jobid}') -----" >&2
+  fi
+  echo "----- tail $state/log/slurmd.log -----" >&2
+  tail -n 20 "$state/log/slurmd.log" >&2 || true
+}
+
+[[ $jobid =~ ^[0-9]+$ ]] || { show; fail "sbatch printed no job id"; }
+if ((status == 124)); then
+  show
+  squeue -j "$jobid" >&2 || true
+  fail "sbatch --wait timed out after $wait_limit s"
+fi
+((status == 0)) || { show; fail "sbatch --wait exit status $status (the job failed)"; }
+[[ -f $log ]] || { show; fail "no job log $log"; }
+[[ -f $h5 ]] || { show; fail "no output $h5 next to the log"; }
+
+# --- check the output -------------------------------------------------------
+if ! "$python" - "$h5" "$jobid" <<'EOF'; then
+import sys
+
+import h5py
+import numpy as np
+
+path, jobid = sys.argv[1], sys.argv[2]
+errors = []
+
+
+def scalar(value):
+    arr = np.asarray(value)
+    if arr.size == 1:
+        value = arr.reshape(-1)[0]
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value
+
+
+with h5py.File(path, "r") as f:
+    attrs = {k: scalar(v) for k, v in f.attrs.items()}
+    if "slurm_job_id" not in attrs:
+        errors.append("root attribute slurm_job_id missing")
+    elif str(attrs["slurm_job_id"]).strip() != jobid:
+        errors.append(f"slurm_job_id = {attrs['slurm_job_id']!r}, expected {jobid}")
+    if "nranks" not in attrs:
+        errors.append("root attribute nranks missing")
+    elif int(attrs["nranks"]) != 2:
+        errors.append(f"nranks = {attrs['nranks']!r}, expected 2")
+    for name in ("/pde/density", "/particles/histogram", "/time"):
+        if not isinstance(f.get(name), h5py.Dataset):
+            errors.append(f"dataset {name} missing")
+    if errors:
+        print(f"root attributes: {attrs}", file=sys.stderr)
+        f.visit(lambda n: print(f"  {n}", file=sys.stderr))
+
+for e in errors:
+    print(f"{path}: {e}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+EOF
+  show
+  fail "output check failed for $h5"
+fi
+
+echo "PASS: job $jobid wrote $h5 (slurm_job_id, nranks=2, /pde/density, /particles/histogram, /time) in $((SECONDS - t0)) s"
