@@ -268,40 +268,4 @@ void MixtureScore::score(const double* x, double* s) const {
   for (int k = 0; k < dim_; ++k) s[k] = sb[k * kBlock];
 }
 
-void MixtureScore::score_block(const double* x, double* s) const {
-  // s(x) = −Σ_c π_c(x) P_c (x − m_c), π_c ∝ exp(l_c), l_c = log_norm_c − ½ (x−m_c)ᵀP_c(x−m_c).
-  // Two passes over components (max, then weighted sums) keep it a
-  // log-sum-exp without storing ncomp × kBlock values.
-  constexpr int B = kBlock;
-  double best[B], total[B], diff[64 * B], pd[64 * B];
-  for (int j = 0; j < B; ++j) best[j] = -INFINITY, total[j] = 0;
-  for (int k = 0; k < dim_ * B; ++k) s[k] = 0;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (int c = 0; c < ncomp_; ++c) {
-      const double* m = &mean_[c * dim_];
-      const double* p = &precision_[c * dim_ * dim_];
-      double q[B] = {};
-      for (int i = 0; i < dim_; ++i)
-        for (int j = 0; j < B; ++j) diff[i * B + j] = x[i * B + j] - m[i];
-      for (int i = 0; i < dim_; ++i) {
-        for (int j = 0; j < B; ++j) pd[i * B + j] = 0;
-        for (int k = 0; k < dim_; ++k)
-          for (int j = 0; j < B; ++j) pd[i * B + j] += p[i * dim_ + k] * diff[k * B + j];
-        for (int j = 0; j < B; ++j) q[j] += diff[i * B + j] * pd[i * B + j];
-      }
-      if (pass == 0) {
-        for (int j = 0; j < B; ++j) best[j] = std::max(best[j], log_norm_[c] - 0.5 * q[j]);
-      } else {
-        double w[B];
-        for (int j = 0; j < B; ++j) w[j] = std::exp(log_norm_[c] - 0.5 * q[j] - best[j]);
-        for (int j = 0; j < B; ++j) total[j] += w[j];
-        for (int i = 0; i < dim_; ++i)
-          for (int j = 0; j < B; ++j) s[i * B + j] -= w[j] * pd[i * B + j];
-      }
-    }
-  }
-  for (int i = 0; i < dim_; ++i)
-    for (int j = 0; j < B; ++j) s[i * B + j] /= total[j];
-}
-
 }  // namespace twinflow

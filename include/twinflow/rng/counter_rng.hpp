@@ -38,12 +38,26 @@ class CounterRng {
                std::uint64_t first_block = 0) const {
     for (int b = 0; 4 * b < n; ++b) {
       const auto w = words(id, step, first_block + static_cast<std::uint64_t>(b));
+      const int left = n - 4 * b;
       const r123::double2 g0 = r123::boxmuller(w[0], w[1]);
-      const r123::double2 g1 = r123::boxmuller(w[2], w[3]);
-      const double g[4] = {g0.x, g0.y, g1.x, g1.y};
-      for (int k = 0; k < 4 && 4 * b + k < n; ++k) out[4 * b + k] = g[k];
+      out[4 * b] = g0.x;
+      if (left > 1) out[4 * b + 1] = g0.y;
+      if (left > 2) {  // the second pair only when it is used
+        const r123::double2 g1 = r123::boxmuller(w[2], w[3]);
+        out[4 * b + 2] = g1.x;
+        if (left > 3) out[4 * b + 3] = g1.y;
+      }
     }
   }
+
+  /// Standard normals for a block of `lanes` <= 64 consecutive ids (first_id,
+  /// first_id + 1, ...), one step and one Philox block: out[k * lanes + j] is
+  /// normal k of id first_id + j, k < n <= 4. The same Philox words as normals(), with the
+  /// Box–Muller transform evaluated across lanes by vector log/sin/cos (so
+  /// values may differ from normals() in the last bits; each stream uses one
+  /// of the two consistently). Defined in src/rng/normal_block.cpp.
+  void normals_block(std::uint64_t first_id, std::uint64_t step, std::uint64_t block, int lanes, int n,
+                     double* out) const;
 
   /// A uniform number in (0, 1] for (id, step, block), from word 0.
   double uniform(std::uint64_t id, std::uint64_t step, std::uint64_t block = 0) const {

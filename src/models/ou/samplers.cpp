@@ -107,7 +107,7 @@ void ReverseSampler::step_block(std::int64_t first, int n, std::int64_t k) {
   // Works on a full block of kBlock lanes (unused lanes padded with zeros),
   // so every particle goes through the same instructions wherever it sits.
   const int d = ens_.dim;
-  double y[kBlock * 64] = {}, s[kBlock * 64], z[64];
+  double y[kBlock * 64] = {}, s[kBlock * 64], z[4 * kBlock];
   for (int j = 0; j < n; ++j)
     for (int a = 0; a < d; ++a) y[a * kBlock + j] = ens_.x[(first + j) * d + a];
   const double sigma = horizon_ - static_cast<double>(k) * h_;
@@ -121,9 +121,17 @@ void ReverseSampler::step_block(std::int64_t first, int n, std::int64_t k) {
   } else {
     double a = 0, b = 0, c = 0;
     coefficients(scheme_, h_, a, b, c);
-    for (int j = 0; j < n; ++j) {
-      rng_.normals(static_cast<std::uint64_t>(ens_.first_id + first + j), static_cast<std::uint64_t>(k), z, d);
-      for (int i = 0; i < d; ++i) y[i * kBlock + j] = a * y[i * kBlock + j] + b * s[i * kBlock + j] + c * z[i];
+    // Normals in blocks of up to 4 per particle (padding lanes draw for ids
+    // past the end, which are discarded).
+    for (int k0 = 0; k0 < d; k0 += 4) {
+      const int nk = std::min(4, d - k0);
+      rng_.normals_block(static_cast<std::uint64_t>(ens_.first_id + first), static_cast<std::uint64_t>(k),
+                         static_cast<std::uint64_t>(k0 / 4), kBlock, nk, z);
+      for (int i = k0; i < k0 + nk; ++i) {
+#pragma omp simd
+        for (int j = 0; j < kBlock; ++j)
+          y[i * kBlock + j] = a * y[i * kBlock + j] + b * s[i * kBlock + j] + c * z[(i - k0) * kBlock + j];
+      }
     }
   }
   for (int j = 0; j < n; ++j)
