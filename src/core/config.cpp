@@ -1,6 +1,7 @@
 #include "twinflow/core/config.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -183,8 +184,10 @@ Config Config::parse(const OptionSet& options, const std::string& config_path,
     throw UsageError("command line", e.what());
   }
   if (!config_path.empty()) {
+    std::error_code ec;
     std::ifstream in(config_path);
-    if (!in) throw UsageError("config", "cannot read file '" + config_path + "'");
+    if (!in || !std::filesystem::is_regular_file(config_path, ec))
+      throw UsageError("config", "cannot read file '" + config_path + "'; accepted: a readable INI file");
     try {
       po::store(po::parse_config_file(in, desc, false), vm);
     } catch (const po::unknown_option& e) {

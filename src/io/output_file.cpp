@@ -44,6 +44,10 @@ std::vector<hsize_t> field_shape(const Box& box) {
 OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
     : comm_(comm), path_(std::move(path)), partial_(path_ + ".partial") {
   on_root_and_agree(comm_, [&] {
+    if (path_.empty()) throw UsageError("output", "is empty; accepted: a file path");
+    std::error_code ec;
+    if (fs::is_directory(path_, ec))
+      throw UsageError("output", "'" + path_ + "' is a directory; accepted: a file path");
     if (fs::exists(path_) && !overwrite)
       throw UsageError("output", "'" + path_ + "' exists; accepted: a new path, or --overwrite");
     const fs::path dir = fs::absolute(path_).parent_path();

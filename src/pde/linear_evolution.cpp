@@ -19,8 +19,12 @@ LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, dou
   petsc_check(TSCreate(grid.comm(), &ts_), "TSCreate");
   TSSetDM(ts_, grid.dm());
   TSSetProblemType(ts_, TS_LINEAR);
-  TSSetRHSFunction(ts_, nullptr, TSComputeRHSFunctionLinear, nullptr);
-  TSSetRHSJacobian(ts_, L_, L_, TSComputeRHSJacobianConstant, nullptr);
+  // Implicit form F = u̇ − L u with J = shift·I − L, rebuilt only when the
+  // shift changes (once per step-size change), so the preconditioner is
+  // reused across steps instead of being set up again every step.
+  petsc_check(MatDuplicate(L_, MAT_DO_NOT_COPY_VALUES, &J_), "MatDuplicate");
+  TSSetIFunction(ts_, nullptr, &LinearEvolution::ifunction, this);
+  TSSetIJacobian(ts_, J_, J_, &LinearEvolution::ijacobian, this);
   TSSetType(ts_, TSBDF);
   TSBDFSetOrder(ts_, 2);
   TSAdapt adapt = nullptr;
@@ -42,6 +46,7 @@ LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, dou
 
 LinearEvolution::~LinearEvolution() {
   TSDestroy(&ts_);
+  MatDestroy(&J_);
   MatDestroy(&L_);
   VecDestroy(&state_);
 }
@@ -50,6 +55,26 @@ double LinearEvolution::mass() const {
   PetscScalar s = 0;
   VecSum(state_, &s);
   return s * cell_volume_;
+}
+
+PetscErrorCode LinearEvolution::ifunction(TS, PetscReal, Vec u, Vec u_t, Vec f, void* ctx) {
+  auto* self = static_cast<LinearEvolution*>(ctx);
+  PetscFunctionBeginUser;
+  PetscCall(MatMult(self->L_, u, f));
+  PetscCall(VecAYPX(f, -1.0, u_t));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LinearEvolution::ijacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat, void* ctx) {
+  auto* self = static_cast<LinearEvolution*>(ctx);
+  PetscFunctionBeginUser;
+  if (shift != self->shift_) {
+    PetscCall(MatCopy(self->L_, J, SAME_NONZERO_PATTERN));
+    PetscCall(MatScale(J, -1.0));
+    PetscCall(MatShift(J, shift));
+    self->shift_ = shift;
+  }
+  PetscFunctionReturn(0);
 }
 
 PetscErrorCode LinearEvolution::monitor(TS, PetscInt, PetscReal t, Vec u, void* ctx) {

@@ -35,9 +35,12 @@ class LinearEvolution : public DensitySolver {
 
  private:
   static PetscErrorCode monitor(TS ts, PetscInt step, PetscReal t, Vec u, void* ctx);
+  static PetscErrorCode ifunction(TS ts, PetscReal t, Vec u, Vec u_t, Vec f, void* ctx);
+  static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec u, Vec u_t, PetscReal shift, Mat J, Mat P, void* ctx);
   const Grid& grid_;
   TS ts_ = nullptr;
-  Mat L_ = nullptr;
+  Mat L_ = nullptr, J_ = nullptr;
+  double shift_ = -1;  ///< shift of the current J
   Vec state_ = nullptr;
   double dt_, cell_volume_, time_ = 0, mass0_ = 0, max_drift_ = 0;
   std::int64_t steps_ = 0;

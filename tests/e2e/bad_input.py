@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""End-to-end check that every class of bad input is rejected cleanly.
+
+Usage: bad_input.py BINARY NRANKS SCRATCH [--jobs=J] [--timeout=SECONDS] [--only=NAME,...]
+
+Each case runs `mpiexec --oversubscribe -n NRANKS BINARY ...` and must:
+  * finish within the timeout (otherwise: "hang");
+  * exit with code 2 (input rejected);
+  * print exactly one line starting with "twinflow: error:" on stderr, in total
+    over all ranks, and that line must name the offending key in quotes
+    (e.g. 'ou.steps' or '--ou.steps');
+  * not crash: no signal, no "terminate called", no MPI_ABORT, no core file;
+  * leave neither the --output file, its .partial nor an .xmf sidecar behind
+    (for "output exists": leave the existing file byte-for-byte untouched).
+
+Cases run J at a time (default 4): a rejected run is mostly mpiexec waiting
+on its ranks to wind down, so running them side by side costs little CPU.
+Prints "N passed, M failed" at the end; exit status 0 only if all passed.
+"""
+import concurrent.futures
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+# Options added to every case whose own arguments do not set the key: they
+# keep a run short should a bad input wrongly be accepted.
+SMALL_RUN = ["--quiet", "--particles.count=2000", "--pde.steps=20", "--ou.steps=10", "--grid.cells=64"]
+CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fault", "core dumped",
+                 "MPI_ABORT was invoked", "exited on signal", "Aborted"]
+
+
+class Case:
+    def __init__(self, name, args, key, command="run", output=True, small=True, setup=None,
+                 exists=None, min_ranks=1):
+        self.name = name          # short identifier, also names the scratch files
+        self.args = args          # arguments after the command
+        self.key = key            # the key the error line must name
+        self.command = command    # "run", or a bad command
+        self.output = output      # pass a fresh --output path
+        self.small = small        # add SMALL_RUN options
+        self.setup = setup        # callable(case_dir) run before the case
+        self.exists = exists      # "file" or "dir": the output path exists beforehand
+        self.min_ranks = min_ranks
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def make_cases(scratch):
+    d = scratch
+    indef = os.path.join(d, "indef.txt")
+    missing_mixture = os.path.join(d, "no-such-mixture.txt")
+    bad_mixture = os.path.join(d, "bad-mixture.txt")
+    unknown_ini = os.path.join(d, "unknown-key.ini")
+    syntax_ini = os.path.join(d, "syntax.ini")
+    range_ini = os.path.join(d, "range.ini")
+    dup_ini = os.path.join(d, "duplicate.ini")
+    empty_output_ini = os.path.join(d, "empty-output.ini")
+    good_ini = os.path.join(d, "good.ini")
+    config_dir = os.path.join(d, "config-dir.ini")
+
+    def files(_):
+        write(indef, "# weight, mean (2), covariance (2x2, row-major): eigenvalues 3 and -1\n1 0 0 1 2 2 1\n")
+        write(bad_mixture, "0.5 0 1\n0.5 1\n")
+        write(unknown_ini, "[ou]\nstepz = 3\n")
+        write(syntax_ini, "[ou]\nthis line has no equals sign\n")
+        write(range_ini, "[time]\nend = 0\n")
+        write(dup_ini, "[time]\nsnapshots = 3\nsnapshots = 4\n")
+        write(empty_output_ini, "output =\n")
+        write(good_ini, "[ou]\nsteps = 10\n")
+        os.makedirs(config_dir, exist_ok=True)
+        if os.path.exists(missing_mixture):
+            os.remove(missing_mixture)
+    files(None)
+
+    C = Case
+    return [
+        # Keys and values on the command line.
+        C("unknown-key", ["--ou.stepz=5"], "ou.stepz"),
+        C("unknown-key-no-value", ["--ou.stepz", "5"], "ou.stepz"),
+        C("key-twice", ["--ou.steps=3", "--ou.steps=4"], "ou.steps"),
+        C("empty-value", ["--ou.target="], "ou.target"),
+        C("malformed-real", ["--time.end=abc"], "time.end"),
+        C("nan-real", ["--time.end=nan"], "time.end"),
+        C("inf-real", ["--time.end=inf"], "time.end"),
+        C("malformed-integer", ["--particles.count=1.5"], "particles.count"),
+        C("malformed-boolean", ["--overwrite=maybe"], "overwrite"),
+        C("malformed-list", ["--grid.lower=a"], "grid.lower"),
+        C("zero-horizon", ["--time.end=0"], "time.end"),
+        C("negative-horizon", ["--time.end=-1"], "time.end"),
+        C("zero-steps", ["--ou.steps=0"], "ou.steps"),
+        C("zero-pde-steps", ["--pde.steps=0"], "pde.steps"),
+        C("zero-cells", ["--grid.cells=0"], "grid.cells"),
+        C("zero-particles", ["--particles.count=0"], "particles.count"),
+        C("one-snapshot", ["--time.snapshots=1"], "time.snapshots"),
+        C("negative-seed", ["--seed=-1"], "seed"),
+        C("zero-progress-interval", ["--progress_interval=0"], "progress_interval"),
+        C("dimension-out-of-range", ["--grid.dim=4"], "grid.dim"),
+        C("list-length", ["--grid.cells=10,20"], "grid.cells"),
+        C("lower-not-below-upper", ["--grid.lower=1", "--grid.upper=1"], "grid.upper"),
+        C("grid-too-small-for-ranks", ["--grid.cells=1"], "grid.cells", min_ranks=2),
+        # The data law.
+        C("weight-not-positive", ["--ou.target=-0.5:0:1;1.5:1:1"], "ou.target"),
+        C("weights-not-summing-to-1", ["--ou.target=0.5:0:1;0.4:1:1"], "ou.target"),
+        C("negative-variance", ["--ou.target=1:0:-1"], "ou.target"),
+        C("malformed-mixture", ["--ou.target=0.5:0"], "ou.target"),
+        C("mean-of-wrong-dimension", ["--grid.dim=2", "--ou.target=1:0,0,0:1"], "ou.target"),
+        C("indefinite-covariance-file", ["--grid.dim=2", "--ou.target=file:" + indef], "ou.target"),
+        C("missing-mixture-file", ["--ou.target=file:" + missing_mixture], "ou.target"),
+        C("malformed-mixture-file", ["--ou.target=file:" + bad_mixture], "ou.target"),
+        # Choices and combinations.
+        C("unknown-family", ["--family=nope"], "family"),
+        C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),
+        C("pde-score-without-pde", ["--ou.score=pde", "--pde.enabled=false"], "ou.score"),
+        C("both-sides-disabled", ["--pde.enabled=false", "--particles.enabled=false"], "pde.enabled"),
+        # Config files.
+        C("missing-config", [os.path.join(d, "nope.ini")], "config"),
+        C("unreadable-config-directory", [config_dir], "config"),
+        C("config-unknown-key", [unknown_ini], "ou.stepz"),
+        C("config-syntax-error", [syntax_ini], "config"),
+        C("config-value-out-of-range", [range_ini], "time.end"),
+        C("config-key-twice", [dup_ini], "time.snapshots"),
+        C("second-config-file", [good_ini, good_ini], "config"),
+        # The output path.
+        C("output-exists", [], "output", exists="file"),
+        C("output-is-directory", ["--overwrite"], "output", exists="dir"),
+        C("output-directory-missing", [], "output"),
+        C("output-empty-in-config", [empty_output_ini], "output", output=False),
+        # The command.
+        C("unknown-command", [], "frobnicate", command="frobnicate", output=False, small=False),
+    ]
+
+
+def mpi_env():
+    env = dict(os.environ)
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    return env
+
+
+def key_given(args, key):
+    return any(a == "--" + key or a.startswith("--" + key + "=") for a in args)
+
+
+def run_case(case, mpiexec, binary, nranks, scratch, timeout):
+    """Returns (name, list of problems, seconds, command line)."""
+    problems = []
+    cwd = os.path.join(scratch, "cwd-" + case.name)
+    shutil.rmtree(cwd, ignore_errors=True)
+    os.makedirs(cwd)
+    args = list(case.args)
+    out_path = None
+    if case.output:
+        if case.name == "output-directory-missing":
+            out_path = os.path.join(scratch, "nodir", case.name + ".h5")
+            shutil.rmtree(os.path.dirname(out_path), ignore_errors=True)
+        else:
+            out_path = os.path.join(scratch, case.name + ".h5")
+        for p in (out_path, out_path + ".partial", os.path.splitext(out_path)[0] + ".xmf"):
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.exists(p):
+                os.remove(p)
+        args.append("--output=" + out_path)
+    before = None
+    if case.exists == "file":
+        before = b"not an HDF5 file; must survive a rejected run\n" * 10
+        with open(out_path, "wb") as f:
+            f.write(before)
+    elif case.exists == "dir":
+        os.makedirs(out_path)
+    if case.small:
+        args += [o for o in SMALL_RUN if not key_given(args, o[2:].split("=")[0])]
+    cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, case.command] + args
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, env=mpi_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return case.name, [f"hang: no exit within {timeout} s"], time.monotonic() - start, cmd, err
+    secs = time.monotonic() - start
+
+    if p.returncode != 2:
+        problems.append(f"exit code {p.returncode}, expected 2")
+    lines = [l for l in err.splitlines() if l.startswith("twinflow: error:")]
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} lines start with 'twinflow: error:' on stderr, expected exactly 1")
+    if lines:
+        pattern = re.compile("'(--)?" + re.escape(case.key) + "'")
+        if not pattern.search(lines[0]):
+            problems.append(f"the error line does not name '{case.key}': {lines[0]!r}")
+    if any(l.startswith("twinflow: error:") for l in out.splitlines()):
+        problems.append("an error line went to stdout")
+    crash = [m for m in CRASH_MARKERS if m in err]
+    if p.returncode < 0 or p.returncode > 128 or crash:
+        problems.append(f"crash (exit {p.returncode}; stderr mentions {crash})")
+    cores = glob.glob(os.path.join(cwd, "core*"))
+    if cores:
+        problems.append(f"core dump(s) left: {cores}")
+    if out_path:
+        partial = out_path + ".partial"
+        xmf = os.path.splitext(out_path)[0] + ".xmf"
+        if case.exists == "file":
+            with open(out_path, "rb") as f:
+                if f.read() != before:
+                    problems.append(f"the existing {out_path} was modified")
+        elif case.exists == "dir":
+            if not os.path.isdir(out_path) or os.listdir(out_path):
+                problems.append(f"the existing directory {out_path} was replaced or modified")
+        elif os.path.exists(out_path):
+            problems.append(f"{out_path} exists afterwards")
+        if os.path.exists(partial):
+            problems.append(f"{partial} exists afterwards")
+        if os.path.exists(xmf):
+            problems.append(f"{xmf} exists afterwards")
+    leftovers = [f for f in os.listdir(cwd) if f.endswith((".partial", ".h5", ".xmf"))]
+    if leftovers:
+        problems.append(f"files left in the working directory: {leftovers}")
+    return case.name, problems, secs, cmd, err
+
+
+def main():
+    pos = [a for a in sys.argv[1:] if not a.startswith("--")]
+    opts = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
+    if len(pos) != 3:
+        sys.exit("usage: bad_input.py BINARY NRANKS SCRATCH [--jobs=J] [--timeout=SECONDS] [--only=NAME,...]")
+    binary, nranks, scratch = os.path.abspath(pos[0]), int(pos[1]), os.path.abspath(pos[2])
+    jobs = int(opts.get("jobs", 4))
+    timeout = float(opts.get("timeout", 60))
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"bad_input: FAIL: {binary} is not an executable")
+    mpiexec = os.environ.get("MPIEXEC") or shutil.which("mpiexec") or shutil.which("mpirun")
+    if not mpiexec:
+        sys.exit("bad_input: FAIL: mpiexec not found")
+    scratch = os.path.join(scratch, f"bad_input-{nranks}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+
+    cases = make_cases(scratch)
+    if "only" in opts:
+        wanted = set(opts["only"].split(","))
+        cases = [c for c in cases if c.name in wanted]
+    skipped = [c.name for c in cases if nranks < c.min_ranks]
+    cases = [c for c in cases if nranks >= c.min_ranks]
+
+    start = time.monotonic()
+    passed, failed = 0, []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_case, c, mpiexec, binary, nranks, scratch, timeout) for c in cases]
+        for fut in futures:
+            name, problems, secs, cmd, err = fut.result()
+            if problems:
+                failed.append(name)
+                print(f"FAIL {name} ({secs:.1f} s)")
+                print("     command: " + " ".join(cmd))
+                for m in problems:
+                    print("     - " + m)
+                shown = [l for l in err.splitlines() if l.strip() and not l.startswith("-----")][:6]
+                for l in shown:
+                    print("     | " + l)
+            else:
+                passed += 1
+                print(f"ok   {name} ({secs:.1f} s)")
+    for name in skipped:
+        print(f"skip {name} (needs more than {nranks} rank(s))")
+    print(f"{passed} passed, {len(failed)} failed"
+          + (f" ({', '.join(failed)})" if failed else "")
+          + f" in {time.monotonic() - start:.1f} s with {nranks} rank(s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
