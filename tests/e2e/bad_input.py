@@ -22,10 +22,11 @@ import glob
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import run_bounded  # noqa: E402
 
 # Options added to every case whose own arguments do not set the key: they
 # keep a run short should a bad input wrongly be accepted.
@@ -139,13 +140,6 @@ def make_cases(scratch):
     ]
 
 
-def mpi_env():
-    env = dict(os.environ)
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    return env
-
-
 def key_given(args, key):
     return any(a == "--" + key or a.startswith("--" + key + "=") for a in args)
 
@@ -180,20 +174,12 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
     if case.small:
         args += [o for o in SMALL_RUN if not key_given(args, o[2:].split("=")[0])]
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, case.command] + args
-    start = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=mpi_env(), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        return case.name, [f"hang: no exit within {timeout} s"], time.monotonic() - start, cmd, err
-    secs = time.monotonic() - start
+    rc, out, err, secs = run_bounded(cmd, cwd, timeout)
+    if rc is None:
+        return case.name, [f"hang: no exit within {timeout} s"], secs, cmd, err
 
-    if p.returncode != 2:
-        problems.append(f"exit code {p.returncode}, expected 2")
+    if rc != 2:
+        problems.append(f"exit code {rc}, expected 2")
     lines = [l for l in err.splitlines() if l.startswith("twinflow: error:")]
     if len(lines) != 1:
         problems.append(f"{len(lines)} lines start with 'twinflow: error:' on stderr, expected exactly 1")
@@ -204,8 +190,8 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
     if any(l.startswith("twinflow: error:") for l in out.splitlines()):
         problems.append("an error line went to stdout")
     crash = [m for m in CRASH_MARKERS if m in err]
-    if p.returncode < 0 or p.returncode > 128 or crash:
-        problems.append(f"crash (exit {p.returncode}; stderr mentions {crash})")
+    if rc < 0 or rc > 128 or crash:
+        problems.append(f"crash (exit {rc}; stderr mentions {crash})")
     cores = glob.glob(os.path.join(cwd, "core*"))
     if cores:
         problems.append(f"core dump(s) left: {cores}")

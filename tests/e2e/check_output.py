@@ -21,11 +21,11 @@ Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import report, run_bounded  # noqa: E402
 
 try:
     import h5py
@@ -60,27 +60,13 @@ def as_text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def mpi_env():
-    env = dict(os.environ)
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    return env
-
-
 def run(cmd, cwd):
-    """Runs cmd in its own process group; returns (rc, stdout, stderr, seconds)."""
-    start = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=mpi_env(), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
+    """Runs cmd bounded by TIMEOUT; returns (rc, stdout, stderr, seconds)."""
+    rc, out, err, secs = run_bounded(cmd, cwd, TIMEOUT)
+    if rc is None:
         sys.exit(f"check_output: FAIL: run did not finish within {TIMEOUT} s (hang?)\n"
                  f"command: {' '.join(cmd)}\nstderr:\n{err}")
-    return p.returncode, out, err, time.monotonic() - start
+    return rc, out, err, secs
 
 
 def exact_cell_averages(t, edges, dx):
@@ -299,13 +285,7 @@ def main():
         check_file(h5, nranks, PARTICLES)
         check_xdmf(xmf, h5)
 
-    if failures:
-        print(f"check_output: FAIL: {len(failures)} check(s) failed:", file=sys.stderr)
-        for m in failures:
-            print("  - " + m, file=sys.stderr)
-        return 1
-    print("check_output: all checks passed")
-    return 0
+    return report("check_output", failures)
 
 
 if __name__ == "__main__":

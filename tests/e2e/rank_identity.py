@@ -16,10 +16,10 @@ Exit status 0 when every check passes, 1 otherwise.
 """
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import report, run_bounded  # noqa: E402
 
 try:
     import h5py
@@ -43,13 +43,6 @@ def check(condition, message):
     return bool(condition)
 
 
-def mpi_env():
-    env = dict(os.environ)
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    return env
-
-
 def run(mpiexec, binary, nranks, output, extra, cwd):
     """Runs twinflow; returns the output path, or None (failure recorded)."""
     for p in (output, output + ".partial", os.path.splitext(output)[0] + ".xmf"):
@@ -58,20 +51,13 @@ def run(mpiexec, binary, nranks, output, extra, cwd):
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={output}",
            "--overwrite"] + extra
     cmd += [o for o in SMALL if o.split("=")[0] not in {e.split("=")[0] for e in extra}]
-    start = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=mpi_env(), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
+    rc, out, err, secs = run_bounded(cmd, cwd, TIMEOUT)
+    if rc is None:
         check(False, f"hang: no exit within {TIMEOUT} s: {' '.join(cmd)}")
         return None
-    print(f"rank_identity: {nranks} rank(s) {' '.join(extra)} -> exit {p.returncode} in "
-          f"{time.monotonic() - start:.1f} s")
-    if not check(p.returncode == 0, f"exit code {p.returncode}: {' '.join(cmd)}\nstderr:\n{err}"):
+    print(f"rank_identity: {nranks} rank(s) {' '.join(extra)} -> exit {rc} in "
+          f"{secs:.1f} s")
+    if not check(rc == 0, f"exit code {rc}: {' '.join(cmd)}\nstderr:\n{err}"):
         return None
     if not check(os.path.isfile(output), f"{output} was not written"):
         return None
@@ -157,13 +143,7 @@ def main():
                     # Two particles from a law well inside the box: both land on the grid.
                     check(np.all(counts == 2), f"{name} in two-particles.h5 holds {counts} particles, expected 2")
 
-    if failures:
-        print(f"rank_identity: FAIL: {len(failures)} check(s) failed:", file=sys.stderr)
-        for m in failures:
-            print("  - " + m, file=sys.stderr)
-        return 1
-    print("rank_identity: all checks passed")
-    return 0
+    return report("rank_identity", failures)
 
 
 if __name__ == "__main__":

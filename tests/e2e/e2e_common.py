@@ -1,0 +1,42 @@
+"""Shared pieces of the end-to-end test scripts: the MPI environment, a
+bounded run of a command in its own process group, and the failure report."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def mpi_env():
+    env = dict(os.environ)
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    return env
+
+
+def run_bounded(cmd, cwd, timeout):
+    """Runs cmd in its own process group with the MPI environment.
+    Returns (returncode, stdout, stderr, seconds); returncode is None when the
+    command did not finish within timeout seconds (it is then killed)."""
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, env=mpi_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out, err, time.monotonic() - start
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return None, out, err, time.monotonic() - start
+
+
+def report(name, failures):
+    """Prints the outcome; returns the exit code."""
+    if failures:
+        print(f"{name}: FAIL: {len(failures)} check(s) failed:", file=sys.stderr)
+        for m in failures:
+            print("  - " + m, file=sys.stderr)
+        return 1
+    print(f"{name}: all checks passed")
+    return 0
