@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "twinflow/core/collective.hpp"
@@ -238,7 +239,7 @@ void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box,
     // varying one: our last grid axis. Pad to 3-D for ParaView.
     std::vector<std::int64_t> dims;
     for (int k = 0; k < box.dim; ++k) dims.push_back(box.cells[k]);
-    std::ostringstream shape, full;
+    std::ostringstream shape;
     for (std::size_t k = 0; k < dims.size(); ++k) shape << (k ? " " : "") << dims[k];
     std::ostringstream os;
     os << "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n"
