@@ -25,3 +25,6 @@ if(TWINFLOW_BUILD_BENCHMARKS)
 endif()
 
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+
+# Exponentially scaled Bessel functions for the Kac law (MATH.md §4).
+pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)

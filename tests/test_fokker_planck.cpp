@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "models/ou/fokker_planck.hpp"
-#include "ou_fixture.hpp"
+#include "fixture.hpp"
 #include "twinflow/compare/metrics.hpp"
 #include "twinflow/grid/grid_score.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "fixture.hpp"
 #include "models/ou/samplers.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 
@@ -126,15 +127,7 @@ TEST(Samplers, BitIdenticalToASingleRankRun) {
     ReverseSampler many(Ensemble::partition(MPI_COMM_WORLD, n, 2), Scheme::kRelEi, 1.0, 10,
                         std::make_shared<ExactScore>(data), 5);
     many.advance_to(10, 1.0);
-    const Ensemble& e = many.ensemble();
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    std::vector<int> counts(static_cast<std::size_t>(size)), displs(counts.size());
-    const int mine = static_cast<int>(e.count * 2);
-    MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
-    for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-    std::vector<double> all(static_cast<std::size_t>(n * 2));
-    MPI_Allgatherv(e.x.data(), mine, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, MPI_COMM_WORLD);
+    const std::vector<double> all = twinflow::testing::gather_positions(many.ensemble());
     ASSERT_EQ(all.size(), one.ensemble().x.size());
     for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], one.ensemble().x[i]) << "n=" << n << " entry " << i;
   }

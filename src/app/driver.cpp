@@ -305,6 +305,12 @@ int run(MPI_Comm comm, const RunArguments& args) {
       auto t = timer.scope("pde");
       pde = experiment->make_density_solver(grid, &progress);
     }
+    const auto fields = pde->extra_fields();
+    for (const auto& f : fields) {
+      auto io = timer.scope("io");
+      out.create_series("/pde/" + f.name, snapshots, box, f.components);
+      out.attribute("/pde/" + f.name, "components", static_cast<std::int64_t>(f.components));
+    }
     for (double tau : stops) {
       {
         auto t = timer.scope("pde");
@@ -315,8 +321,14 @@ int run(MPI_Comm comm, const RunArguments& args) {
       for (std::size_t j = 0; j < sched.times.size(); ++j) {
         if (sched.times[j] != tau) continue;
         ref[j] = block;
+        experiment->observe_snapshot(j, tau, grid, block);
         auto io = timer.scope("io");
         out.write_field("/pde/density", static_cast<std::int64_t>(j), grid, block);
+        std::vector<double> field;
+        for (const auto& f : fields) {
+          pde->extra_field(f.name, field);
+          out.write_field("/pde/" + f.name, static_cast<std::int64_t>(j), grid, field);
+        }
       }
       for (std::size_t j = 0; j < sched.rev_times.size(); ++j) {
         if (horizon - sched.rev_times[j] != tau || !reverse_on) continue;
@@ -324,7 +336,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
         auto io = timer.scope("io");
         out.write_field("/reverse/pde_density", static_cast<std::int64_t>(j), grid, block);
       }
-      if (observe.count(tau)) experiment->observe_pde(tau, grid, pde->density());
+      if (observe.count(tau)) experiment->observe_pde(tau, grid, *pde);
     }
     std::vector<double> exact;
     for (std::size_t j = 0; j < sched.times.size(); ++j) {
@@ -377,6 +389,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
         auto t = timer.scope("io");
         out.write_field(series, static_cast<std::int64_t>(j), grid, block);
       }
+      experiment->observe_particles(j, reverse ? sched.rev_times[j] : sched.times[j], reverse, grid, block, sampler);
       if (have_reference) {
         auto t = timer.scope("compare");
         result.push_back(compare(comm, box, reference[j], block, e.total));
@@ -391,6 +404,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
     auto rev_sampler = experiment->make_reverse_sampler(Ensemble::partition(comm, particle_count, experiment->dim()));
     run_particles(*rev_sampler, "/reverse/histogram", true, ref_rev, rev);
   }
+  const std::string family_report = experiment->finish(out, grid, progress);
   {
     auto io = timer.scope("io");
     write_comparisons(out, "", fwd);
@@ -405,7 +419,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
   }
   const std::string table = format_table(sched, fwd, rev, mass, exact_l1, pde_on ? "PDE" : "exact", box.dim == 1);
   const std::string timing = timer.report(comm);
-  if (rank == 0) std::cout << table << timing << "\nwrote " << out.path() << "\n" << std::flush;
+  if (rank == 0) std::cout << table << family_report << timing << "\nwrote " << out.path() << "\n" << std::flush;
   report_unused_petsc_options(comm);
   return kExitOk;
 }

@@ -1,5 +1,6 @@
 #include "registry.hpp"
 
+#include "models/kac/experiment.hpp"
 #include "models/ou/experiment.hpp"
 
 namespace twinflow {
@@ -7,6 +8,7 @@ namespace twinflow {
 const std::vector<Family>& families() {
   static const std::vector<Family> all = {
       ou::family(),
+      kac::family(),
   };
   return all;
 }

@@ -1,6 +1,7 @@
 #include "twinflow/compare/metrics.hpp"
 
 #include <cmath>
+#include <vector>
 #include <limits>
 #include <numbers>
 #include <stdexcept>
@@ -63,6 +64,37 @@ Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
     c.w1 = w;
   }
   return c;
+}
+
+double w1_to_cdf(MPI_Comm comm, const double* x, std::int64_t n, int dim, int axis, std::int64_t total,
+                 const std::function<double(double)>& cdf, double lower, double upper, int bins) {
+  // counts[0] below lower, counts[b + 1] in bin b, counts[bins + 1] above.
+  std::vector<double> counts(static_cast<std::size_t>(bins) + 2, 0.0);
+  const double width = (upper - lower) / bins;
+  for (std::int64_t p = 0; p < n; ++p) {
+    const double f = (x[p * dim + axis] - lower) / width;
+    const std::size_t b = f < 0 ? 0 : f >= bins ? static_cast<std::size_t>(bins) + 1 : static_cast<std::size_t>(f) + 1;
+    counts[b] += 1;
+  }
+  // Integer counts below 2^53: the sum is exact in any order.
+  MPI_Allreduce(MPI_IN_PLACE, counts.data(), static_cast<int>(counts.size()), MPI_DOUBLE, MPI_SUM, comm);
+  double below = counts[0], w = 0;
+  for (int b = 0; b < bins; ++b) {
+    below += counts[static_cast<std::size_t>(b) + 1];
+    w += std::abs(below / static_cast<double>(total) - cdf(lower + (b + 1) * width)) * width;
+  }
+  return w;
+}
+
+double w1_noise_floor(const std::function<double(double)>& cdf, double lower, double upper, int bins,
+                      std::int64_t samples) {
+  const double width = (upper - lower) / bins, n = static_cast<double>(samples);
+  double w = 0;
+  for (int b = 0; b < bins; ++b) {
+    const double f = cdf(lower + (b + 1) * width);
+    w += std::sqrt(2 * f * (1 - f) / (std::numbers::pi * n)) * width;
+  }
+  return w;
 }
 
 std::vector<std::string> comparison_fields() {

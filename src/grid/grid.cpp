@@ -1,5 +1,6 @@
 #include "twinflow/grid/grid.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "twinflow/core/config.hpp"
@@ -48,7 +49,7 @@ std::int64_t Box::cell_of(const double* x) const {
   return idx;
 }
 
-Grid::Grid(MPI_Comm comm, Box box, int dof) : comm_(comm), box_(box) {
+Grid::Grid(MPI_Comm comm, Box box, int dof) : comm_(comm), box_(box), dof_(dof) {
   // A grid too small for the rank count makes DMSetUp fail; catch that as a
   // user error instead of letting PETSc print a trace.
   PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
@@ -77,6 +78,43 @@ Grid::Grid(MPI_Comm comm, Box box, int dof) : comm_(comm), box_(box) {
                                        " ranks; accepted: at least one cell per rank in each "
                                        "split dimension (use more cells or fewer ranks)");
   }
+  read_layout();
+}
+
+Grid::Grid(const Grid& layout, int dof, int stencil_width)
+    : comm_(layout.comm_), box_(layout.box_), dof_(dof) {
+  // The same ownership ranges as `layout`; a block narrower than the stencil
+  // cannot be set up, which is a grid too small for the rank count.
+  const PetscInt *lx = nullptr, *ly = nullptr, *lz = nullptr;
+  PetscInt m = 1, n = 1, p = 1;
+  DMDAGetInfo(layout.dm_, nullptr, nullptr, nullptr, nullptr, &m, &n, &p, nullptr, nullptr, nullptr, nullptr,
+              nullptr, nullptr);
+  DMDAGetOwnershipRanges(layout.dm_, &lx, &ly, &lz);
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  PetscErrorCode ierr = 0;
+  const auto c = [&](int k) { return static_cast<PetscInt>(box_.cells[k]); };
+  if (box_.dim == 1) {
+    ierr = DMDACreate1d(comm_, DM_BOUNDARY_NONE, c(0), dof, stencil_width, lx, &dm_);
+  } else if (box_.dim == 2) {
+    ierr = DMDACreate2d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0), c(1), m, n, dof,
+                        stencil_width, lx, ly, &dm_);
+  } else {
+    ierr = DMDACreate3d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0),
+                        c(1), c(2), m, n, p, dof, stencil_width, lx, ly, lz, &dm_);
+  }
+  if (!ierr) ierr = DMSetUp(dm_);
+  PetscPopErrorHandler();
+  int failed = ierr != 0, any = 0;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm_);
+  if (any) {
+    if (dm_) DMDestroy(&dm_);
+    throw UsageError("grid.cells", "each rank's block must be at least " + std::to_string(stencil_width) +
+                                       " cells wide for this family's stencil; accepted: more cells or fewer ranks");
+  }
+  read_layout();
+}
+
+void Grid::read_layout() {
   PetscInt M = 1, N = 1, P = 1, xs = 0, ys = 0, zs = 0, xm = 1, ym = 1, zm = 1;
   DMDAGetInfo(dm_, nullptr, &M, &N, &P, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
               nullptr, nullptr, nullptr);
@@ -135,30 +173,80 @@ void for_each_owned_natural(const OwnedBlock& o, const Box& box, F&& f) {
 void Grid::owned_values(Vec v, std::vector<double>& out) const {
   const PetscScalar* a = nullptr;
   VecGetArrayRead(v, &a);
-  out.resize(static_cast<std::size_t>(owned_.size()));
-  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) { out[cpos] = a[local]; });
+  const std::int64_t k = dof_;
+  out.resize(static_cast<std::size_t>(owned_.size() * k));
+  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) {
+    for (std::int64_t c = 0; c < k; ++c) out[cpos * k + c] = a[local * k + c];
+  });
   VecRestoreArrayRead(v, &a);
 }
 
 void Grid::set_owned_values(const std::vector<double>& in, Vec v) const {
   PetscScalar* a = nullptr;
   VecGetArray(v, &a);
-  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) { a[local] = in[cpos]; });
+  const std::int64_t k = dof_;
+  for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) {
+    for (std::int64_t c = 0; c < k; ++c) a[local * k + c] = in[cpos * k + c];
+  });
   VecRestoreArray(v, &a);
 }
 
 void Grid::owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const {
-  out.resize(static_cast<std::size_t>(owned_.size()));
-  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) { out[pos] = full[idx]; });
+  const std::int64_t k = dof_;
+  out.resize(static_cast<std::size_t>(owned_.size() * k));
+  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) {
+    for (std::int64_t c = 0; c < k; ++c) out[pos * k + c] = full[idx * k + c];
+  });
 }
 
 void Grid::replicate(Vec v, std::vector<double>& full) const {
-  // Scatter each rank's block into a zeroed natural field, then sum.
   std::vector<double> mine;
   owned_values(v, mine);
-  full.assign(static_cast<std::size_t>(box_.total_cells()), 0.0);
-  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) { full[idx] = mine[pos]; });
+  replicate(mine, dof_, full);
+}
+
+void Grid::replicate(const std::vector<double>& mine, int components, std::vector<double>& full) const {
+  // Scatter each rank's block into a zeroed natural field, then sum.
+  const std::int64_t k = components;
+  full.assign(static_cast<std::size_t>(box_.total_cells() * k), 0.0);
+  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) {
+    for (std::int64_t c = 0; c < k; ++c) full[idx * k + c] = mine[pos * k + c];
+  });
   MPI_Allreduce(MPI_IN_PLACE, full.data(), static_cast<int>(full.size()), MPI_DOUBLE, MPI_SUM, comm_);
+}
+
+double multilinear(int dim, const std::array<std::int64_t, 3>& m, const std::array<double, 3>& first,
+                   const std::array<double, 3>& h, const double* field, int stride, int component,
+                   const double* x) {
+  std::array<std::int64_t, 3> lo{0, 0, 0};
+  std::array<double, 3> w{0, 0, 0};
+  for (int b = 0; b < dim; ++b) {
+    const double f = std::clamp((x[b] - first[b]) / h[b], 0.0, static_cast<double>(std::max<std::int64_t>(m[b] - 1, 0)));
+    lo[b] = std::min<std::int64_t>(static_cast<std::int64_t>(f), std::max<std::int64_t>(m[b] - 2, 0));
+    w[b] = m[b] > 1 ? f - static_cast<double>(lo[b]) : 0.0;
+  }
+  double v = 0;
+  for (int corner = 0; corner < (1 << dim); ++corner) {
+    double weight = 1;
+    std::int64_t idx = 0;
+    for (int b = 0; b < dim; ++b) {
+      const int up = (corner >> b) & 1;
+      if (up && m[b] == 1) {
+        weight = 0;
+        break;
+      }
+      weight *= up ? w[b] : 1 - w[b];
+      idx = idx * m[b] + lo[b] + up;
+    }
+    if (weight != 0) v += weight * field[idx * stride + component];
+  }
+  return v;
+}
+
+double interpolate_cells(const Box& box, const double* field, int stride, int component, const double* x) {
+  std::array<double, 3> first{0, 0, 0}, h{1, 1, 1};
+  for (int b = 0; b < box.dim; ++b) first[b] = box.centre(b, 0), h[b] = box.spacing(b);
+  return multilinear(box.dim, box.cells, first, h, field, stride, component, x);
 }
 
 void histogram(const Grid& grid, const double* x, std::int64_t n, std::int64_t total,

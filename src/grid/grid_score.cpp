@@ -45,30 +45,14 @@ void GridScore::evaluate(const double* x, double* s) const {
   for (int a = 0; a < d; ++a) {
     // Component a lives at face centres along a (offset h/2 from cell
     // centres) and at cell centres along the other axes.
-    std::array<std::int64_t, 3> m{1, 1, 1}, lo{0, 0, 0};
-    std::array<double, 3> w{0, 0, 0};
+    std::array<std::int64_t, 3> m{1, 1, 1};
+    std::array<double, 3> first{0, 0, 0}, h{1, 1, 1};
     for (int b = 0; b < d; ++b) {
       m[b] = box_.cells[b] - (b == a ? 1 : 0);
-      const double h = box_.spacing(b);
-      const double first = box_.lower[b] + (b == a ? h : 0.5 * h);  // coordinate of index 0
-      const double f = std::clamp((x[b] - first) / h, 0.0, static_cast<double>(std::max<std::int64_t>(m[b] - 1, 0)));
-      lo[b] = std::min<std::int64_t>(static_cast<std::int64_t>(f), std::max<std::int64_t>(m[b] - 2, 0));
-      w[b] = m[b] > 1 ? f - static_cast<double>(lo[b]) : 0.0;
+      h[b] = box_.spacing(b);
+      first[b] = box_.lower[b] + (b == a ? h[b] : 0.5 * h[b]);
     }
-    const auto& f = faces_[a];
-    double v = 0;
-    for (int corner = 0; corner < (1 << d); ++corner) {
-      double weight = 1;
-      std::int64_t idx = 0;
-      for (int b = 0; b < d; ++b) {
-        const int up = (corner >> b) & 1;
-        if (up && m[b] == 1) { weight = 0; break; }
-        weight *= up ? w[b] : 1 - w[b];
-        idx = idx * m[b] + lo[b] + up;
-      }
-      if (weight != 0) v += weight * f[idx];
-    }
-    s[a] = v;
+    s[a] = multilinear(d, m, first, h, faces_[a].data(), 1, 0, x);
   }
 }
 

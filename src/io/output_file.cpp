@@ -176,11 +176,12 @@ void OutputFile::write_grid(const Box& box) {
   attribute("/grid", "centering", std::string("cell"));
 }
 
-void OutputFile::create_series(const std::string& path, std::int64_t count, const Box& box) {
+void OutputFile::create_series(const std::string& path, std::int64_t count, const Box& box, int components) {
   ensure_groups(path);
   std::vector<hsize_t> dims{static_cast<hsize_t>(count)};
   const auto shape = field_shape(box);
   dims.insert(dims.end(), shape.begin(), shape.end());
+  if (components > 1) dims.push_back(static_cast<hsize_t>(components));
   std::vector<hsize_t> chunk = dims;
   chunk[0] = 1;
   const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
@@ -207,6 +208,13 @@ void OutputFile::write_field(const std::string& path, std::int64_t index, const 
   for (int k = 0; k < box.dim; ++k) {
     start.push_back(static_cast<hsize_t>(grid.owned().start[k]));
     count.push_back(static_cast<hsize_t>(grid.owned().count[k]));
+  }
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank > box.dim + 1) {  // trailing component axis
+    hsize_t extent[8];
+    H5Sget_simple_extent_dims(space, extent, nullptr);
+    start.push_back(0);
+    count.push_back(extent[rank - 1]);
   }
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
   const hid_t mem = H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);

@@ -29,8 +29,9 @@ bool is_diagonal(const std::vector<double>& c, int d) {
   return true;
 }
 
-// P(lo <= X < hi) for X ~ N(m, s^2), s >= 0 (s = 0: point mass at m).
-double interval_probability(double m, double s, double lo, double hi) {
+}  // namespace
+
+double normal_interval_probability(double m, double s, double lo, double hi) {
   if (s == 0.0) return (m >= lo && m < hi) ? 1.0 : 0.0;
   const double a = (lo - m) / (s * std::numbers::sqrt2), b = (hi - m) / (s * std::numbers::sqrt2);
   // Difference of erfc on the side where it is small, to keep tail accuracy.
@@ -38,6 +39,8 @@ double interval_probability(double m, double s, double lo, double hi) {
   if (b <= 0) return 0.5 * (std::erfc(-b) - std::erfc(-a));
   return 1.0 - 0.5 * (std::erfc(-a) + std::erfc(b));
 }
+
+namespace {
 
 }  // namespace
 
@@ -157,7 +160,7 @@ double GaussianMixture::box_probability(const double* lo, const double* hi) cons
     for (const auto& c : components_) {
       double p = c.weight;
       for (int k = 0; k < dim_; ++k)
-        p *= interval_probability(c.mean[k], std::sqrt(c.covariance[k * dim_ + k]), lo[k], hi[k]);
+        p *= normal_interval_probability(c.mean[k], std::sqrt(c.covariance[k * dim_ + k]), lo[k], hi[k]);
       total += p;
     }
     return total;
@@ -194,6 +197,15 @@ double GaussianMixture::box_probability(const double* lo, const double* hi) cons
   return total;
 }
 
+double GaussianMixture::marginal_cdf(int axis, double x) const {
+  double f = 0;
+  for (const auto& c : components_) {
+    const double s = std::sqrt(c.covariance[axis * dim_ + axis]), m = c.mean[axis];
+    f += c.weight * (s > 0 ? 0.5 * std::erfc((m - x) / (s * std::numbers::sqrt2)) : (x >= m ? 1.0 : 0.0));
+  }
+  return f;
+}
+
 std::vector<double> GaussianMixture::mean() const {
   std::vector<double> m(static_cast<std::size_t>(dim_), 0.0);
   for (const auto& c : components_)
@@ -208,7 +220,7 @@ std::vector<double> GaussianMixture::second_moment() const {
   return m;
 }
 
-void GaussianMixture::sample(const CounterRng& rng, std::uint64_t id, double* x) const {
+std::size_t GaussianMixture::sample(const CounterRng& rng, std::uint64_t id, double* x) const {
   // Component from a uniform in (0, 1] (block 0), Gaussian part from blocks 1...
   const double u = rng.uniform(id, 0, 0);
   std::size_t i = 0;
@@ -225,6 +237,7 @@ void GaussianMixture::sample(const CounterRng& rng, std::uint64_t id, double* x)
     x[r] = v;
   }
   if (zp != z) delete[] zp;
+  return i;
 }
 
 MixtureScore::MixtureScore(const GaussianMixture& mixture)

@@ -67,10 +67,12 @@ def make_cases(scratch):
     empty_output_ini = os.path.join(d, "empty-output.ini")
     good_ini = os.path.join(d, "good.ini")
     config_dir = os.path.join(d, "config-dir.ini")
+    corr = os.path.join(d, "correlated.txt")
 
     def files(_):
         write(indef, "# weight, mean (2), covariance (2x2, row-major): eigenvalues 3 and -1\n1 0 0 1 2 2 1\n")
         write(bad_mixture, "0.5 0 1\n0.5 1\n")
+        write(corr, "# weight, mean (2), covariance (2x2): positive definite, not diagonal\n1 0 0 1 0.5 0.5 1\n")
         write(unknown_ini, "[ou]\nstepz = 3\n")
         write(syntax_ini, "[ou]\nthis line has no equals sign\n")
         write(range_ini, "[time]\nend = 0\n")
@@ -117,6 +119,17 @@ def make_cases(scratch):
         C("indefinite-covariance-file", ["--grid.dim=2", "--ou.target=file:" + indef], "ou.target"),
         C("missing-mixture-file", ["--ou.target=file:" + missing_mixture], "ou.target"),
         C("malformed-mixture-file", ["--ou.target=file:" + bad_mixture], "ou.target"),
+        # The kac family.
+        C("kac-zero-rate", ["--family=kac", "--kac.a=0"], "kac.a"),
+        C("kac-negative-speed", ["--family=kac", "--kac.c=-3"], "kac.c"),
+        C("kac-zero-horizon", ["--family=kac", "--time.end=0"], "time.end"),
+        C("kac-zero-steps", ["--family=kac", "--kac.steps=0"], "kac.steps"),
+        C("kac-missing-data-file", ["--family=kac", "--kac.data=file:" + missing_mixture], "kac.data"),
+        C("kac-malformed-data-file", ["--family=kac", "--kac.data=file:" + bad_mixture], "kac.data"),
+        C("kac-non-diagonal-data", ["--family=kac", "--grid.dim=2", "--kac.data=file:" + corr], "kac.data"),
+        C("kac-unknown-integrator", ["--family=kac", "--kac.integrator=leapfrog"], "kac.integrator"),
+        C("kac-pde-velocity-without-pde", ["--family=kac", "--kac.velocity=pde", "--pde.enabled=false"],
+          "kac.velocity"),
         # Choices and combinations.
         C("unknown-family", ["--family=nope"], "family"),
         C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),

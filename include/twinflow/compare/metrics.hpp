@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,19 @@ struct Comparison {
 /// noise floor; 0 leaves it 0).
 Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
                    const std::vector<double>& q, std::int64_t samples);
+
+/// Collective over comm. W1 along one axis between the empirical law of
+/// particles (n local points, point-major with `dim` entries, `total` in
+/// all) and a law with marginal CDF `cdf`: ∫ |F_N − F| dx over [lower,
+/// upper] on `bins` equal bins, so its resolution is (upper − lower)/bins,
+/// independent of the PDE grid. Mass outside [lower, upper] is not counted.
+double w1_to_cdf(MPI_Comm comm, const double* x, std::int64_t n, int dim, int axis, std::int64_t total,
+                 const std::function<double(double)>& cdf, double lower, double upper, int bins);
+
+/// The expected W1 of N exact samples against their law (the statistical
+/// noise floor of w1_to_cdf): ∫ sqrt(2 F (1 − F) / (π N)) dx on the same bins.
+double w1_noise_floor(const std::function<double(double)>& cdf, double lower, double upper, int bins,
+                      std::int64_t samples);
 
 /// The metric names written under /compare and printed, in table order.
 std::vector<std::string> comparison_fields();

@@ -41,6 +41,10 @@ class Grid {
   /// width 1; PETSc -da_* options apply (the box's cell counts are read back).
   /// Throws UsageError('grid.cells') when the grid cannot be split over the ranks.
   Grid(MPI_Comm comm, Box box, int dof = 1);
+  /// Collective. A grid over the same box and the same owned blocks as
+  /// `layout`, with `dof` unknowns per cell and the given stencil width, so
+  /// that its Vecs line up cell by cell with those of `layout`.
+  Grid(const Grid& layout, int dof, int stencil_width);
   ~Grid();
   Grid(const Grid&) = delete;
   Grid& operator=(const Grid&) = delete;
@@ -49,23 +53,58 @@ class Grid {
   DM dm() const { return dm_; }
   const Box& box() const { return box_; }
   const OwnedBlock& owned() const { return owned_; }
+  int dof() const { return dof_; }
 
-  /// Copies the owned block of a global Vec (dof 1) into `out` in C order of
-  /// natural indices (x0 slowest): the layout of the HDF5 datasets.
+  /// Copies the owned block of a global Vec into `out` in C order of natural
+  /// indices (x0 slowest, the dof unknowns of a cell fastest): the layout of
+  /// the HDF5 datasets.
   void owned_values(Vec v, std::vector<double>& out) const;
   /// Inverse of owned_values.
   void set_owned_values(const std::vector<double>& in, Vec v) const;
   /// Copies the owned block of a replicated natural-order field (C order, x0 slowest).
   void owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const;
-  /// Collective. Gathers a global Vec into a natural-order field on every rank.
+  /// Collective. Gathers a global Vec into a natural-order field on every
+  /// rank (dof fastest).
   void replicate(Vec v, std::vector<double>& full) const;
+  /// Collective. The same for owned blocks (C order) with `components`
+  /// values per cell.
+  void replicate(const std::vector<double>& owned, int components, std::vector<double>& full) const;
 
  private:
+  void read_layout();
   MPI_Comm comm_;
   Box box_;
+  int dof_ = 1;
   DM dm_ = nullptr;
   OwnedBlock owned_;
 };
+
+/// Calls f(pos, idx) for every cell of an owned block in C order (x0
+/// slowest): pos is the position inside the block, idx the natural index
+/// per dimension (unused dimensions 0). Not collective.
+template <class F>
+void for_each_cell(const OwnedBlock& o, F&& f) {
+  std::int64_t pos = 0;
+  for (std::int64_t i = 0; i < o.count[0]; ++i)
+    for (std::int64_t j = 0; j < o.count[1]; ++j)
+      for (std::int64_t k = 0; k < o.count[2]; ++k, ++pos) {
+        const std::array<std::int64_t, 3> idx{o.start[0] + i, o.start[1] + j, o.start[2] + k};
+        f(pos, idx);
+      }
+}
+
+/// Multilinear interpolation of a field given on a regular lattice of m[k]
+/// points per axis, point 0 at first[k], spacing h[k], stored in C order
+/// with `stride` values per point (component `component` is read). Points
+/// outside the lattice take the value at the nearest lattice point along
+/// each axis. Not collective.
+double multilinear(int dim, const std::array<std::int64_t, 3>& m, const std::array<double, 3>& first,
+                   const std::array<double, 3>& h, const double* field, int stride, int component,
+                   const double* x);
+
+/// Interpolation of a cell-centred field on the box (C order, `stride`
+/// values per cell), as multilinear() with the lattice of cell centres.
+double interpolate_cells(const Box& box, const double* field, int stride, int component, const double* x);
 
 /// Collective. Histogram of particle positions (n × d, point-major) on the
 /// grid, as a density (counts / (total × cell volume)), replicated on every

@@ -39,9 +39,11 @@ class OutputFile {
   /// A small 1-D dataset, written whole (values identical on every rank).
   void write_vector(const std::string& path, const std::vector<double>& values);
   /// A [count, cells...] dataset for a time series of fields, one chunk per
-  /// entry; entries are filled by write_field.
-  void create_series(const std::string& path, std::int64_t count, const Box& box);
-  /// Writes this rank's owned block (C order) as entry `index` of a series.
+  /// entry, with a trailing axis of `components` values per cell when there
+  /// is more than one; entries are filled by write_field.
+  void create_series(const std::string& path, std::int64_t count, const Box& box, int components = 1);
+  /// Writes this rank's owned block (C order, components fastest) as entry
+  /// `index` of a series.
   void write_field(const std::string& path, std::int64_t index, const Grid& grid,
                    const std::vector<double>& owned);
   /// Closes the file and renames it to its final name.

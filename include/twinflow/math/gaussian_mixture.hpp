@@ -11,6 +11,9 @@
 
 namespace twinflow {
 
+/// P(lo <= X < hi) for X ~ N(m, s²), s >= 0 (s = 0: a point mass at m).
+double normal_interval_probability(double m, double s, double lo, double hi);
+
 struct GaussianComponent {
   double weight = 1.0;
   std::vector<double> mean;        ///< d entries
@@ -45,12 +48,16 @@ class GaussianMixture {
   /// Gauss–Legendre per dimension otherwise.
   double box_probability(const double* lo, const double* hi) const;
 
+  /// P(X_axis <= x), the marginal CDF along one axis.
+  double marginal_cdf(int axis, double x) const;
+
   /// Mean and per-coordinate second moment E[X_k^2].
   std::vector<double> mean() const;
   std::vector<double> second_moment() const;
 
-  /// Draws X_0 for particle `id` (counter-based: a function of seed and id).
-  void sample(const CounterRng& rng, std::uint64_t id, double* x) const;
+  /// Draws X_0 for particle `id` (counter-based: a function of seed and id)
+  /// and returns the index of the component it came from.
+  std::size_t sample(const CounterRng& rng, std::uint64_t id, double* x) const;
 
  private:
   int dim_ = 0;

@@ -19,6 +19,7 @@ namespace twinflow {
 
 class Config;
 class OptionSet;
+class OutputFile;
 class Progress;
 
 /// PDE side. All member functions are collective over the grid's communicator.
@@ -34,6 +35,16 @@ class DensitySolver {
   /// at any step.
   virtual std::int64_t steps() const = 0;
   virtual double max_mass_drift() const = 0;
+
+  /// Fields written beside the density at every snapshot as /pde/<name>,
+  /// with `components` values per cell (a trailing axis when more than one).
+  struct Field {
+    std::string name;
+    int components = 1;
+  };
+  virtual std::vector<Field> extra_fields() const { return {}; }
+  /// This rank's owned block of an extra field (C order, components fastest).
+  virtual void extra_field(const std::string& /*name*/, std::vector<double>& /*owned*/) const {}
 };
 
 /// This rank's particles: global ids [first_id, first_id + count) of `total`,
@@ -74,8 +85,18 @@ class Experiment {
   virtual std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble ensemble) = 0;
   /// Extra times at which the PDE must stop and be shown to observe_pde().
   virtual std::vector<double> pde_observation_times() const { return {}; }
-  /// Collective. Sees the PDE density at each of pde_observation_times().
-  virtual void observe_pde(double /*t*/, const Grid& /*grid*/, Vec /*density*/) {}
+  /// Collective. Sees the PDE at each of pde_observation_times().
+  virtual void observe_pde(double /*t*/, const Grid& /*grid*/, const DensitySolver& /*pde*/) {}
+  /// Collective. Sees the PDE density (owned block) at forward snapshot j.
+  virtual void observe_snapshot(std::size_t /*j*/, double /*t*/, const Grid& /*grid*/,
+                                const std::vector<double>& /*density*/) {}
+  /// Collective. Sees the particles and their histogram (owned block) at
+  /// forward snapshot j (time t) or reverse output j (reverse time t).
+  virtual void observe_particles(std::size_t /*j*/, double /*t*/, bool /*reverse*/, const Grid& /*grid*/,
+                                 const std::vector<double>& /*histogram*/, const ParticleSampler& /*sampler*/) {}
+  /// Collective. Runs after both sides: writes the family's own comparisons
+  /// (under /compare/<family>/) and returns lines for the printed table.
+  virtual std::string finish(OutputFile& /*out*/, const Grid& /*grid*/, Progress& /*progress*/) { return {}; }
   /// The closed-form density at time t as cell averages on this rank's owned
   /// block; false when the family has none for this configuration.
   virtual bool exact_density(double /*t*/, const Grid& /*grid*/, std::vector<double>& /*owned*/) const {

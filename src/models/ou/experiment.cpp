@@ -77,10 +77,10 @@ class OuExperiment : public Experiment {
     return t;
   }
 
-  void observe_pde(double t, const Grid& grid, Vec density) override {
+  void observe_pde(double t, const Grid& grid, const DensitySolver& pde) override {
     if (!pde_score_) return;
     std::vector<double> full;
-    grid.replicate(density, full);
+    grid.replicate(pde.density(), full);
     pde_score_->add(t, grid.box(), full);
   }
 
@@ -90,19 +90,15 @@ class OuExperiment : public Experiment {
     const Box& box = grid.box();
     const OwnedBlock& o = grid.owned();
     owned.resize(static_cast<std::size_t>(o.size()));
-    std::int64_t pos = 0;
     double lo[3], hi[3];
     const double vol = box.cell_volume();
-    for (std::int64_t i = 0; i < o.count[0]; ++i)
-      for (std::int64_t j = 0; j < o.count[1]; ++j)
-        for (std::int64_t k = 0; k < o.count[2]; ++k, ++pos) {
-          const std::int64_t idx[3] = {o.start[0] + i, o.start[1] + j, o.start[2] + k};
-          for (int a = 0; a < box.dim; ++a) {
-            lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
-            hi[a] = lo[a] + box.spacing(a);
-          }
-          owned[pos] = law.box_probability(lo, hi) / vol;
-        }
+    for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+      for (int a = 0; a < box.dim; ++a) {
+        lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
+        hi[a] = lo[a] + box.spacing(a);
+      }
+      owned[pos] = law.box_probability(lo, hi) / vol;
+    });
     return true;
   }
 

@@ -1,0 +1,281 @@
+#include "samplers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "twinflow/core/error.hpp"
+#include "twinflow/pde/ts_evolution.hpp"
+
+namespace twinflow::kac {
+
+ExactVelocity::ExactVelocity(GaussianMixture data, KacLaw law) : data_(std::move(data)), law_(law) {}
+
+void ExactVelocity::prepare(double t) {
+  if (t == prepared_t_) return;
+  const int d = data_.dim();
+  quadrature_.clear();
+  for (const auto& comp : data_.components())
+    for (int i = 0; i < d; ++i) {
+      const double s = std::sqrt(comp.covariance[i * d + i]);
+      quadrature_.push_back(s > 0 ? law_.quadrature(t, 0.5 * s) : KacQuadrature{});
+    }
+  prepared_t_ = t;
+}
+
+void ExactVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
+  prepare(t);
+  const int d = data_.dim();
+  for (std::int64_t p = 0; p < n; ++p) at(t, x + p * d, v + p * d);
+}
+
+void ExactVelocity::at(double t, const double* x, double* v) const {
+  const int d = data_.dim();
+  const double a = law_.rate(), c = law_.speed(), ct = c * t, am = law_.atom_mass(t);
+  int best = -1;
+  double den = 0, num[3] = {0, 0, 0};
+  // The component nearest to x when no component has mass there (x off
+  // every support by round-off), measured by how far x is beyond its fronts.
+  double nearest_excess = std::numeric_limits<double>::infinity();
+  std::size_t nearest = 0;
+  const auto& comps = data_.components();
+  for (std::size_t k = 0; k < comps.size(); ++k) {
+    const auto& comp = comps[k];
+    int order = 0;
+    double g[3], h[3], excess = 0;
+    for (int i = 0; i < d; ++i) {
+      const double s = std::sqrt(comp.covariance[i * d + i]), dist = x[i] - comp.mean[i];
+      if (s > 0) {
+        law_.smoothed_density_flux(quadrature_[k * d + i], t, comp.mean[i], s, x[i], g[i], h[i]);
+        continue;
+      }
+      const double tol = 1e-9 * (1 + std::abs(comp.mean[i]) + ct), beyond = std::abs(dist) - ct;
+      excess = std::max(excess, beyond);
+      if (std::abs(beyond) <= tol) {  // on the atom at m ± ct
+        ++order;
+        if (ct <= tol) {  // t = 0: both atoms are the point mass
+          g[i] = 1, h[i] = 0;
+        } else {
+          g[i] = am, h[i] = (dist > 0 ? c : -c) * am;
+        }
+      } else {
+        law_.density_flux(t, dist, g[i], h[i]);
+      }
+    }
+    if (excess < nearest_excess) nearest_excess = excess, nearest = k;
+    double mass = comp.weight;
+    for (int i = 0; i < d; ++i) mass *= g[i];
+    if (!(mass > 0) || order < best) continue;
+    if (order > best) {
+      best = order;
+      den = 0;
+      std::fill(num, num + 3, 0.0);
+    }
+    den += mass;
+    for (int i = 0; i < d; ++i) {
+      double f = comp.weight * h[i];
+      for (int l = 0; l < d; ++l)
+        if (l != i) f *= g[l];
+      num[i] += f;
+    }
+  }
+  if (den > 0) {
+    for (int i = 0; i < d; ++i) v[i] = std::clamp(num[i] / den, -c, c);
+    return;
+  }
+  // No mass at x: follow the nearest component with v_K continued past its
+  // front, x/(t + 2/a) (the r → 0 limit of MATH.md's v_K), capped at c.
+  for (int i = 0; i < d; ++i)
+    v[i] = std::clamp((x[i] - comps[nearest].mean[i]) / (t + 2 / a), -c, c);
+}
+
+void ExactVelocity::after_step(double t_before, const double* x_before, double t, double* x, std::int64_t n) {
+  const int d = data_.dim();
+  const double c = law_.speed();
+  const auto& comps = data_.components();
+  // True when coordinate i of x is strictly inside the support of another
+  // point-mass component than k: there the front is crossed, not joined.
+  const auto covered = [&](std::size_t k, int i, double xi) {
+    for (std::size_t l = 0; l < comps.size(); ++l)
+      if (l != k && comps[l].covariance[i * d + i] == 0.0 && std::abs(xi - comps[l].mean[i]) < c * t) return true;
+    return false;
+  };
+  for (std::size_t k = 0; k < comps.size(); ++k)
+    for (int i = 0; i < d; ++i) {
+      if (comps[k].covariance[i * d + i] != 0.0) continue;
+      const double m = comps[k].mean[i], tol = 1e-9 * (1 + std::abs(m) + c * t_before);
+      for (std::int64_t p = 0; p < n; ++p) {
+        const double before = std::abs(x_before[p * d + i] - m) - c * t_before;
+        double& xi = x[p * d + i];
+        if (before <= tol && std::abs(xi - m) > c * t && !covered(k, i, xi)) xi = m + (xi > m ? c * t : -c * t);
+      }
+    }
+}
+
+void PdeVelocity::add(double t, const Box& box, std::vector<double> velocity) {
+  fields_.insert_or_assign(t, std::move(velocity));
+  box_ = box;
+}
+
+void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
+  // The PDE stopped at every time the flow uses: look it up exactly (up to
+  // round-off in T − s).
+  auto it = fields_.lower_bound(t - 1e-12 * (1 + std::abs(t)));
+  if (it == fields_.end() || std::abs(it->first - t) > 1e-9 * (1 + std::abs(t)))
+    throw RuntimeFailure("no PDE velocity stored at t = " + std::to_string(t));
+  const int d = box_.dim;
+  for (std::int64_t p = 0; p < n; ++p)
+    for (int i = 0; i < d; ++i) v[p * d + i] = interpolate_cells(box_, it->second.data(), d, i, x + p * d);
+}
+
+ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law,
+                               std::uint64_t seed)
+    : ens_(std::move(ensemble)), law_(law), rng_(seed, Stream::kFamily) {
+  const CounterRng data_rng(seed, Stream::kData);
+  const int d = ens_.dim;
+  const auto n = static_cast<std::size_t>(ens_.count * d);
+  ens_.x.resize(n);
+  origin_.resize(n);
+  next_switch_.resize(n);
+  events_.assign(n, 1);
+  direction_.resize(n);
+  point_mass_.resize(static_cast<std::size_t>(ens_.count));
+  for (std::int64_t p = 0; p < ens_.count; ++p) {
+    const auto id = static_cast<std::uint64_t>(ens_.first_id + p);
+    const std::size_t comp = data.sample(data_rng, id, &origin_[p * d]);
+    bool point = true;
+    for (double v : data.components()[comp].covariance) point = point && v == 0.0;
+    point_mass_[p] = point;
+    for (int i = 0; i < d; ++i) {
+      // Event 0 draws the initial direction, event m >= 1 the m-th waiting time.
+      const auto block = static_cast<std::uint64_t>(i);
+      direction_[p * d + i] = rng_.uniform(id, 0, block) <= 0.5 ? -1 : 1;
+      next_switch_[p * d + i] = -std::log(rng_.uniform(id, 1, block)) / law_.rate();
+    }
+  }
+  ens_.x = origin_;
+}
+
+void ForwardSampler::advance_to(std::int64_t, double t) {
+  if (t <= time_) return;
+  const int d = ens_.dim;
+  const double c = law_.speed(), a = law_.rate();
+  for (std::int64_t p = 0; p < ens_.count; ++p) {
+    const auto id = static_cast<std::uint64_t>(ens_.first_id + p);
+    for (int i = 0; i < d; ++i) {
+      const std::size_t q = static_cast<std::size_t>(p * d + i);
+      double now = time_, x = ens_.x[q];
+      while (next_switch_[q] <= t) {
+        x += direction_[q] * c * (next_switch_[q] - now);
+        now = next_switch_[q];
+        direction_[q] = static_cast<signed char>(-direction_[q]);
+        ++events_[q];
+        next_switch_[q] += -std::log(rng_.uniform(id, static_cast<std::uint64_t>(events_[q]),
+                                                  static_cast<std::uint64_t>(i))) / a;
+      }
+      ens_.x[q] = x + direction_[q] * c * (t - now);
+    }
+  }
+  time_ = t;
+}
+
+bool ForwardSampler::on_atom(std::int64_t p) const {
+  if (!point_mass_[p]) return false;
+  for (int i = 0; i < ens_.dim; ++i)
+    if (events_[p * ens_.dim + i] != 1) return false;
+  return true;
+}
+
+std::vector<double> stage_fractions(const std::string& rk_type) {
+  TS ts = nullptr;
+  petsc_check(TSCreate(PETSC_COMM_SELF, &ts), "TSCreate");
+  TSSetType(ts, TSRK);
+  TSRKSetType(ts, rk_type.c_str());
+  PetscInt stages = 0;
+  const PetscReal* c = nullptr;
+  petsc_check(TSRKGetTableau(ts, &stages, nullptr, nullptr, &c, nullptr, nullptr, nullptr, nullptr),
+              "TSRKGetTableau");
+  std::vector<double> out(c, c + stages);
+  TSDestroy(&ts);
+  return out;
+}
+
+FlowSampler::FlowSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
+                         double horizon, std::int64_t steps, const std::string& rk_type,
+                         std::shared_ptr<VelocityModel> velocity)
+    : horizon_(horizon), steps_(steps), velocity_(std::move(velocity)) {
+  ForwardSampler start(std::move(ensemble), data, law, seed);
+  start.advance_to(0, horizon);
+  ens_ = start.ensemble();
+  // The TS integrates the ensemble's own array in place.
+  petsc_check(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, static_cast<PetscInt>(ens_.x.size()), ens_.x.data(), &x_),
+              "VecCreateSeqWithArray");
+  petsc_check(TSCreate(PETSC_COMM_SELF, &ts_), "TSCreate");
+  TSSetType(ts_, TSRK);
+  TSRKSetType(ts_, rk_type.c_str());
+  TSSetRHSFunction(ts_, nullptr, &FlowSampler::rhs, this);
+  TSSetApplicationContext(ts_, this);
+  TSSetPreStep(ts_, &FlowSampler::pre_step);
+  TSSetPostStep(ts_, &FlowSampler::post_step);
+  TSAdapt adapt = nullptr;
+  TSGetAdapt(ts_, &adapt);
+  TSAdaptSetType(adapt, TSADAPTNONE);
+  TSSetTime(ts_, 0.0);
+  TSSetTimeStep(ts_, horizon_ / static_cast<double>(steps_));
+  TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER);
+}
+
+FlowSampler::~FlowSampler() {
+  TSDestroy(&ts_);
+  VecDestroy(&x_);
+}
+
+PetscErrorCode FlowSampler::rhs(TS, PetscReal s, Vec x, Vec f, void* ctx) {
+  auto* self = static_cast<FlowSampler*>(ctx);
+  PetscFunctionBeginUser;
+  const PetscScalar* xa = nullptr;
+  PetscScalar* fa = nullptr;
+  PetscInt n = 0;
+  PetscCall(VecGetLocalSize(x, &n));
+  PetscCall(VecGetArrayRead(x, &xa));
+  PetscCall(VecGetArray(f, &fa));
+  const double t = std::max(self->horizon_ - s, 0.0);
+  self->velocity_->evaluate(t, xa, n / self->ens_.dim, fa);
+  for (PetscInt i = 0; i < n; ++i) fa[i] = -fa[i];
+  PetscCall(VecRestoreArray(f, &fa));
+  PetscCall(VecRestoreArrayRead(x, &xa));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode FlowSampler::pre_step(TS ts) {
+  FlowSampler* self = nullptr;
+  PetscFunctionBeginUser;
+  PetscCall(TSGetApplicationContext(ts, &self));
+  PetscCall(TSGetTime(ts, &self->s_before_));
+  self->before_ = self->ens_.x;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode FlowSampler::post_step(TS ts) {
+  FlowSampler* self = nullptr;
+  PetscReal s = 0;
+  PetscFunctionBeginUser;
+  PetscCall(TSGetApplicationContext(ts, &self));
+  PetscCall(TSGetTime(ts, &s));
+  const double t_before = std::max(self->horizon_ - self->s_before_, 0.0), t = std::max(self->horizon_ - s, 0.0);
+  self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count);
+  PetscFunctionReturn(0);
+}
+
+void FlowSampler::advance_to(std::int64_t step, double) {
+  PetscInt done = 0;
+  TSGetStepNumber(ts_, &done);
+  if (step <= done) return;
+  // Stop by step count (fixed steps of T/N), as the PDE side does.
+  const double h = horizon_ / static_cast<double>(steps_);
+  TSSetMaxSteps(ts_, static_cast<PetscInt>(step));
+  TSSetMaxTime(ts_, (static_cast<double>(step) + 0.5) * h);
+  petsc_check(TSSolve(ts_, x_), "TSSolve (Kac flow)");
+}
+
+}  // namespace twinflow::kac
