@@ -1,5 +1,6 @@
 #include "twinflow/compare/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 #include <limits>
@@ -91,7 +92,7 @@ double w1_noise_floor(const std::function<double(double)>& cdf, double lower, do
   const double width = (upper - lower) / bins, n = static_cast<double>(samples);
   double w = 0;
   for (int b = 0; b < bins; ++b) {
-    const double f = cdf(lower + (b + 1) * width);
+    const double f = std::clamp(cdf(lower + (b + 1) * width), 0.0, 1.0);  // weights may sum to 1 ± ulp
     w += std::sqrt(2 * f * (1 - f) / (std::numbers::pi * n)) * width;
   }
   return w;

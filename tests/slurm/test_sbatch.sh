@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end test of jobs/ou.sbatch on a throwaway single-node Slurm
-# (jobs/local-slurm.sh): submit with `sbatch --wait`, then check the HDF5
-# output with h5py.
+# End-to-end test of jobs/FAMILY.sbatch on a throwaway single-node Slurm
+# (jobs/local-slurm.sh): submit with `sbatch --wait` from the checkout (so
+# the script finds jobs/twin-job.sh), then check the HDF5 output with h5py.
 #
-#   tests/slurm/test_ou_sbatch.sh TWINFLOW_BINARY SCRATCH_DIR
+#   tests/slurm/test_sbatch.sh FAMILY TWINFLOW_BINARY SCRATCH_DIR
 #
 # Needs root, slurm-wlm, munge, and a Python that imports h5py; exits 77
 # (skipped) when one of them is missing. SCRATCH_DIR gets the Slurm state
@@ -14,15 +14,17 @@
 
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
+if [[ $# -ne 3 ]]; then
+  echo "usage: $0 FAMILY TWINFLOW_BINARY SCRATCH_DIR" >&2
   exit 2
 fi
+family=$1
+shift
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
 local_slurm=$repo/jobs/local-slurm.sh
-job_script=$repo/jobs/ou.sbatch
+job_script=$repo/jobs/$family.sbatch
 
 skip() {
   echo "SKIP: $*"
@@ -90,21 +92,25 @@ eval "$export_line"
 echo "local Slurm up in $((SECONDS - t0)) s ($SLURM_CONF)"
 
 # --- submit -----------------------------------------------------------------
-rm -f -- "$scratch"/twinflow-ou-*.log "$scratch"/twinflow-ou-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
+rm -f -- "$scratch"/twinflow-$family-*.log "$scratch"/twinflow-$family-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
 export TWINFLOW=$binary
 unset TWINFLOW_OUTDIR
 status=0
 wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
 # In the background and then `wait`, so that SIGINT/SIGTERM reach the trap at once.
-timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" \
-  --time.end=0.5 --particles.count=20000 --quiet \
+# A short run: fewer particles, and for kac fewer flow steps.
+case $family in
+  kac) run_args=(--particles.count=20000 --kac.steps=20 --quiet) ;;
+  *) run_args=(--time.end=0.5 --particles.count=20000 --quiet) ;;
+esac
+(cd "$repo" && exec timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" "${run_args[@]}") \
   >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
 waiter=$!
 wait "$waiter" || status=$?
 waiter=
 jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
-log=$scratch/twinflow-ou-$jobid.log
-h5=$scratch/twinflow-ou-$jobid.h5
+log=$scratch/twinflow-$family-$jobid.log
+h5=$scratch/twinflow-$family-$jobid.h5
 echo "job ${jobid:-?} done in $((SECONDS - t0)) s since start, sbatch exit status $status"
 
 show() {
@@ -131,13 +137,13 @@ fi
 [[ -f $h5 ]] || { show; fail "no output $h5 next to the log"; }
 
 # --- check the output -------------------------------------------------------
-if ! "$python" - "$h5" "$jobid" <<'EOF'; then
+if ! "$python" - "$h5" "$jobid" "$family" <<'EOF'; then
 import sys
 
 import h5py
 import numpy as np
 
-path, jobid = sys.argv[1], sys.argv[2]
+path, jobid, family = sys.argv[1], sys.argv[2], sys.argv[3]
 errors = []
 
 
@@ -156,6 +162,8 @@ with h5py.File(path, "r") as f:
         errors.append("root attribute slurm_job_id missing")
     elif str(attrs["slurm_job_id"]).strip() != jobid:
         errors.append(f"slurm_job_id = {attrs['slurm_job_id']!r}, expected {jobid}")
+    if str(attrs.get("family")) != family:
+        errors.append(f"family = {attrs.get('family')!r}, expected {family}")
     if "nranks" not in attrs:
         errors.append("root attribute nranks missing")
     elif int(attrs["nranks"]) != 2:
