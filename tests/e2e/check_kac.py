@@ -37,6 +37,7 @@ except ImportError as e:
 
 TIMEOUT = 120
 A, C = 9.0, 3.0
+PARTICLES = 200000
 failures = []
 
 
@@ -98,8 +99,6 @@ def check_common(name, path, out, dim):
         check(heading in out, f"{name}: '{heading}' missing from stdout")
     return gen, floor
 
-
-PARTICLES = 200000
 
 
 def main():

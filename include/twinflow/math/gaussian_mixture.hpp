@@ -18,6 +18,12 @@ struct GaussianComponent {
   double weight = 1.0;
   std::vector<double> mean;        ///< d entries
   std::vector<double> covariance;  ///< d*d, row-major, symmetric positive semidefinite
+  /// True when the covariance is 0: a point mass at the mean.
+  bool point_mass() const {
+    for (double v : covariance)
+      if (v != 0.0) return false;
+    return true;
+  }
 };
 
 class GaussianMixture {

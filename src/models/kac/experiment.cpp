@@ -254,11 +254,8 @@ class KacExperiment : public Experiment {
 
   double point_mass_weight() const {
     double w = 0;
-    for (const auto& comp : data_.components()) {
-      bool point = true;
-      for (double v : comp.covariance) point = point && v == 0.0;
-      if (point) w += comp.weight;
-    }
+    for (const auto& comp : data_.components())
+      if (comp.point_mass()) w += comp.weight;
     return w;
   }
 
@@ -272,9 +269,8 @@ class KacExperiment : public Experiment {
     for_each_cell(grid.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
       bool inside = false;
       for (const auto& comp : data_.components()) {
-        bool near = true;
+        bool near = comp.point_mass();
         for (int a = 0; a < dim_ && near; ++a) {
-          if (comp.covariance[a * dim_ + a] != 0.0) near = false;
           bool axis_near = false;
           for (double front : {comp.mean[a] - ct, comp.mean[a] + ct}) {
             const auto cell = static_cast<std::int64_t>(std::floor((front - box.lower[a]) / box.spacing(a)));

@@ -27,6 +27,15 @@ void gauss_legendre(double lo, double hi, F&& f) {
   }
 }
 
+// Calls f(x, w) at the nodes of composite 16-point Gauss–Legendre on [lo, hi]
+// with equal panels no wider than `width` (at most 16384 panels).
+template <class F>
+void composite_gauss_legendre(double lo, double hi, double width, F&& f) {
+  const auto panels = static_cast<int>(std::clamp(std::ceil((hi - lo) / width), 1.0, 16384.0));
+  const double step = (hi - lo) / panels;
+  for (int p = 0; p < panels; ++p) gauss_legendre(lo + p * step, lo + (p + 1) * step, f);
+}
+
 double normal_pdf(double x, double s) {
   return std::exp(-0.5 * (x / s) * (x / s)) / (s * std::sqrt(2 * std::numbers::pi));
 }
@@ -74,12 +83,6 @@ double KacLaw::density(double t, double x) const {
   return u;
 }
 
-double KacLaw::flux(double t, double x) const {
-  double u = 0, j = 0;
-  density_flux(t, x, u, j);
-  return j;
-}
-
 double KacLaw::conditional_velocity(double t, double x) const {
   if (!(std::abs(x) < c_ * t)) return x > 0 ? c_ : (x < 0 ? -c_ : 0.0);
   const BesselTerms b = bessel_terms(a_, c_, t, x);
@@ -97,17 +100,13 @@ KacQuadrature KacLaw::quadrature(double t, double panel) const {
   KacQuadrature q;
   const double ct = c_ * t;
   if (!(ct > 0)) return q;
-  const double width = std::min(panel, 0.25 * length_scale(t));
-  const auto panels = static_cast<int>(std::clamp(std::ceil(2 * ct / width), 1.0, 16384.0));
-  const double step = 2 * ct / panels;
-  for (int p = 0; p < panels; ++p)
-    gauss_legendre(-ct + p * step, -ct + (p + 1) * step, [&](double k, double w) {
-      q.node.push_back(k);
-      double u = 0, j = 0;
-      density_flux(t, k, u, j);
-      q.density_weight.push_back(w * u);
-      q.flux_weight.push_back(w * j);
-    });
+  composite_gauss_legendre(-ct, ct, std::min(panel, 0.25 * length_scale(t)), [&](double k, double w) {
+    double u = 0, j = 0;
+    density_flux(t, k, u, j);
+    q.node.push_back(k);
+    q.density_weight.push_back(w * u);
+    q.flux_weight.push_back(w * j);
+  });
   return q;
 }
 
@@ -127,11 +126,7 @@ double KacLaw::interval_probability(double t, double m, double s, double lo, dou
   // Continuous part over [lo, hi) ∩ (m − ct, m + ct) by composite Gauss–Legendre.
   const double from = std::max(lo - m, -ct), to = std::min(hi - m, ct);
   if (!(to > from)) return p;
-  const double width = 0.25 * length_scale(t);
-  const auto panels = static_cast<int>(std::clamp(std::ceil((to - from) / width), 1.0, 16384.0));
-  const double step = (to - from) / panels;
-  for (int k = 0; k < panels; ++k)
-    gauss_legendre(from + k * step, from + (k + 1) * step, [&](double x, double w) { p += w * density(t, x); });
+  composite_gauss_legendre(from, to, 0.25 * length_scale(t), [&](double x, double w) { p += w * density(t, x); });
   return p;
 }
 

@@ -26,9 +26,8 @@ class KacLaw {
   /// u_c(t, x) = (a e^{−at}/(2c)) [I_0(z) + (ct/r) I_1(z)], r = √(c²t² − x²),
   /// z = a r / c, for |x| < ct; 0 elsewhere.
   double density(double t, double x) const;
-  /// j_c(t, x) = a x e^{−at} I_1(z) / (2r) for |x| < ct; 0 elsewhere.
-  double flux(double t, double x) const;
-  /// Both at once (one pair of Bessel evaluations).
+  /// u_c(t, x) and the flux j_c(t, x) = a x e^{−at} I_1(z) / (2r) for
+  /// |x| < ct, 0 elsewhere, from one pair of Bessel evaluations.
   void density_flux(double t, double x, double& u, double& j) const;
   /// v_K(t, x) = x / (t + (r/c) I_0(z)/I_1(z)) for |x| < ct (odd in x,
   /// |v_K| < c), and sign(x) c on and beyond the fronts.

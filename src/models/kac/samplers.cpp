@@ -143,9 +143,7 @@ ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, c
   for (std::int64_t p = 0; p < ens_.count; ++p) {
     const auto id = static_cast<std::uint64_t>(ens_.first_id + p);
     const std::size_t comp = data.sample(data_rng, id, &origin_[p * d]);
-    bool point = true;
-    for (double v : data.components()[comp].covariance) point = point && v == 0.0;
-    point_mass_[p] = point;
+    point_mass_[p] = data.components()[comp].point_mass();
     for (int i = 0; i < d; ++i) {
       // Event 0 draws the initial direction, event m >= 1 the m-th waiting time.
       const auto block = static_cast<std::uint64_t>(i);

@@ -171,8 +171,8 @@ PetscErrorCode TelegrapherEvolution::ijacobian(TS, PetscReal, Vec, Vec, PetscRea
   }
   PetscInt lo = 0, hi = 0;
   PetscCall(MatGetOwnershipRange(J, &lo, &hi));
+  std::vector<PetscInt> idx(static_cast<std::size_t>(npop));
   for (PetscInt row = lo; row < hi; row += npop) {
-    std::vector<PetscInt> idx(static_cast<std::size_t>(npop));
     for (int s = 0; s < npop; ++s) idx[s] = row + s;
     PetscCall(MatSetValues(J, npop, idx.data(), npop, idx.data(), block.data(), INSERT_VALUES));
   }
