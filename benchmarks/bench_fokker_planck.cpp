@@ -25,7 +25,7 @@ struct Setup {
   Config config = Config::parse(options, "", {"--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
                                               "--time.end=0.1", "--pde.steps=100"});
   std::unique_ptr<Experiment> experiment = ou::family().make(config, PETSC_COMM_WORLD);
-  Grid grid{PETSC_COMM_WORLD, Box::from_config(config)};
+  Grid grid{PETSC_COMM_WORLD, Box::from_config(config, experiment->dim())};
 };
 
 std::unique_ptr<Setup> the_setup;  // destroyed before PetscFinalize

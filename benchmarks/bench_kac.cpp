@@ -96,7 +96,7 @@ struct PdeSetup {
   Config config = Config::parse(options, "", {"--family=kac", "--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
                                               "--kac.data=0.5:-1,0:0.04;0.5:1,0:0.04", "--pde.steps=1000"});
   std::unique_ptr<Experiment> experiment = kac::family().make(config, PETSC_COMM_WORLD);
-  Grid grid{PETSC_COMM_WORLD, Box::from_config(config)};
+  Grid grid{PETSC_COMM_WORLD, Box::from_config(config, experiment->dim())};
 };
 std::unique_ptr<PdeSetup> the_setup;  // destroyed before PetscFinalize
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "models/ou/samplers.hpp"
+#include "twinflow/diffusion/samplers.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 
 using namespace twinflow;
@@ -36,7 +36,9 @@ void BM_ReverseRelEi(benchmark::State& state) {
   e.count = e.total = kParticles;
   for (auto _ : state) {
     state.PauseTiming();
-    ou::ReverseSampler s(e, ou::Scheme::kRelEi, 1.0, kSteps, std::make_shared<ou::ExactScore>(data), 1);
+    const LinearDiffusion ou = LinearDiffusion::ou(2);
+    FixedStepSampler s(e, FixedStepScheme(ou, Scheme::kRelEi, 1.0, kSteps),
+                       std::make_shared<MixtureMarginalScore>(ou, data), 1);
     state.ResumeTiming();
     s.advance_to(kSteps, 1.0);
     benchmark::DoNotOptimize(s.ensemble().x.data());

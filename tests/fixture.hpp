@@ -10,6 +10,7 @@
 
 #include "app/driver.hpp"
 #include "models/kac/experiment.hpp"
+#include "models/kinetic/experiment.hpp"
 #include "models/ou/experiment.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/grid/grid.hpp"
@@ -27,12 +28,16 @@ inline Run make_run(const Family& family, const std::vector<std::string>& overri
   Run r;
   r.config = Config::parse(options, "", overrides);
   r.experiment = family.make(r.config, PETSC_COMM_WORLD);
-  r.grid = std::make_unique<Grid>(PETSC_COMM_WORLD, Box::from_config(r.config));
+  r.grid = std::make_unique<Grid>(PETSC_COMM_WORLD, Box::from_config(r.config, r.experiment->dim()));
   return r;
 }
 
 inline Run make_ou(const std::vector<std::string>& overrides) { return make_run(ou::family(), overrides); }
 inline Run make_kac(const std::vector<std::string>& overrides) { return make_run(kac::family(), overrides); }
+inline const Family& kinetic_family() {
+  static const Family f = kinetic::family();
+  return f;
+}
 
 /// Collective. Every rank's positions in global-id order, on every rank.
 inline std::vector<double> gather_positions(const Ensemble& e) {

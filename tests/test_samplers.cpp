@@ -7,13 +7,20 @@
 #include <cmath>
 
 #include "fixture.hpp"
-#include "models/ou/samplers.hpp"
+#include "twinflow/diffusion/samplers.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 
 using namespace twinflow;
-using namespace twinflow::ou;
 
 namespace {
+
+// The `ou` reverse sampler of `scheme` with the closed-form score of `data`.
+FixedStepSampler ou_sampler(Ensemble e, Scheme scheme, double T, int N, const GaussianMixture& data,
+                            std::uint64_t seed) {
+  const LinearDiffusion ou = LinearDiffusion::ou(data.dim());
+  return FixedStepSampler(std::move(e), FixedStepScheme(ou, scheme, T, N),
+                          std::make_shared<MixtureMarginalScore>(ou, data), seed);
+}
 
 struct Moments {
   double mean, var;
@@ -84,9 +91,18 @@ TEST_P(ReverseSchemes, GaussianDataMatchesAffineRecursion) {
   const int N = 20;
   const std::int64_t n = 200000;
   const GaussianMixture data = GaussianMixture::parse("t", "1:0.8:0.3", 1);
-  ReverseSampler s(Ensemble::partition(MPI_COMM_WORLD, n, 1), scheme, T, N, std::make_shared<ExactScore>(data), 11);
+  auto s = ou_sampler(Ensemble::partition(MPI_COMM_WORLD, n, 1), scheme, T, N, data, 11);
   s.advance_to(N, T);
   const Moments got = global_moments(s.ensemble()), want = affine_recursion(scheme, m, v, T, N);
+  // The generic recursion (matrix exponentials of A = −1, D = 2) reproduces
+  // MATH.md §1's scalar coefficients to round-off.
+  const auto generic = FixedStepScheme(LinearDiffusion::ou(1), scheme, T, N).affine_law([&](double sigma) {
+    const double decay = std::exp(-sigma);
+    return FixedStepScheme::Gaussian{Eigen::VectorXd::Constant(1, decay * m),
+                                     Eigen::MatrixXd::Constant(1, 1, decay * decay * v + 1 - decay * decay)};
+  });
+  EXPECT_NEAR(generic.mean(0), want.mean, 1e-13) << GetParam();
+  EXPECT_NEAR(generic.covariance(0, 0), want.var, 1e-13) << GetParam();
   // Fixed seed; bounds at 4.5 standard errors (two-sided 1 − 7e-6): mean
   // √(P/n), variance P √(2/n) for a Gaussian sample.
   EXPECT_NEAR(got.mean, want.mean, 4.5 * std::sqrt(want.var / n)) << GetParam();
@@ -97,10 +113,10 @@ TEST_P(ReverseSchemes, GaussianDataMatchesAffineRecursion) {
 
 INSTANTIATE_TEST_SUITE_P(Ou, ReverseSchemes, ::testing::Values("rel-ei", "abs-ei", "em", "pf-ode"));
 
-TEST(ForwardSampler, ExactTransitionMoments) {
+TEST(LinearForwardSampler, ExactTransitionMoments) {
   const GaussianMixture data = GaussianMixture::parse("t", "0.5:-1.5:0.25;0.5:1.5:0", 1);
   const std::int64_t n = 200000;
-  ForwardSampler s(Ensemble::partition(MPI_COMM_WORLD, n, 1), data, 3);
+  LinearForwardSampler s(Ensemble::partition(MPI_COMM_WORLD, n, 1), LinearDiffusion::ou(1), data, 3);
   s.advance_to(1, 0.3);
   s.advance_to(2, 0.8);
   const auto law = data.ou_marginal(0.8);
@@ -122,10 +138,9 @@ TEST(Samplers, BitIdenticalToASingleRankRun) {
     Ensemble serial;
     serial.dim = 2;
     serial.count = serial.total = n;
-    ReverseSampler one(serial, Scheme::kRelEi, 1.0, 10, std::make_shared<ExactScore>(data), 5);
+    auto one = ou_sampler(serial, Scheme::kRelEi, 1.0, 10, data, 5);
     one.advance_to(10, 1.0);
-    ReverseSampler many(Ensemble::partition(MPI_COMM_WORLD, n, 2), Scheme::kRelEi, 1.0, 10,
-                        std::make_shared<ExactScore>(data), 5);
+    auto many = ou_sampler(Ensemble::partition(MPI_COMM_WORLD, n, 2), Scheme::kRelEi, 1.0, 10, data, 5);
     many.advance_to(10, 1.0);
     const std::vector<double> all = twinflow::testing::gather_positions(many.ensemble());
     ASSERT_EQ(all.size(), one.ensemble().x.size());

@@ -37,7 +37,8 @@ OptionSet all_options() {
   o.add("seed", "1", "seed of the counter-based RNG", Accept::integer(0, 9.007199254740992e15));
   o.add("quiet", "false", "no progress lines", Accept::boolean());
   o.add("progress_interval", "2", "seconds between progress lines", Accept::positive_real());
-  o.add("grid.dim", "1", "space dimension d", Accept::integer(1, 3));
+  o.add("grid.dim", "1", "space dimension d of the data (kinetic: the grid is phase space (x, v), 2d axes)",
+        Accept::integer(1, 3));
   o.add("grid.cells", "256", "cells per dimension", Accept::integer_list(1));
   o.add("grid.lower", "-6", "lower corner of the box", Accept::real_list());
   o.add("grid.upper", "6", "upper corner of the box", Accept::real_list());
@@ -47,6 +48,9 @@ OptionSet all_options() {
   o.add("pde.steps", "200", "PDE time steps over [0, T] (more where stops split a step)", Accept::integer(1, 1e9));
   o.add("particles.enabled", "true", "run the particle side", Accept::boolean());
   o.add("particles.count", "1000000", "global number of particles N", Accept::integer(1, 1e12));
+  o.add("sampler_law", "false", "also compute the exact law of the generative sampler's output on the grid, "
+        "with no sampling (families ou with grid.dim 1-2, and kinetic), written under /sampler_law",
+        Accept::boolean());
   for (const auto& f : families()) f.declare_options(o);
   return o;
 }
@@ -256,11 +260,15 @@ int run(MPI_Comm comm, const RunArguments& args) {
     particles_on = config.boolean("particles.enabled");
     config.boolean("overwrite");
     config.boolean("quiet");
-    Box::from_config(config);
-    if (!pde_on && !particles_on)
-      throw UsageError("pde.enabled", "and particles.enabled are both false; accepted: at least one side on");
+    if (!pde_on && !particles_on && !config.boolean("sampler_law"))
+      throw UsageError("pde.enabled", "and particles.enabled are both false and sampler_law is off; accepted: "
+                                      "at least one of them on");
     for (const auto& f : families())
       if (f.name == family) experiment = f.make(config, comm);
+    Box::from_config(config, experiment->dim());
+    if (config.boolean("sampler_law") && !experiment->has_sampler_law())
+      throw UsageError("sampler_law", "is not available for family " + family +
+                                          "; accepted: false, or true with the families ou and kinetic");
   });
   const bool quiet = config.boolean("quiet");
   Progress progress(comm, quiet, config.real("progress_interval"));
@@ -268,7 +276,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
     std::cout << "twinflow " << kVersion << " (" << kGitSha << "), family " << family << "\n"
               << "# resolved configuration\n" << config.resolved_ini() << "\n" << std::flush;
 
-  const Grid grid(comm, Box::from_config(config));
+  const Grid grid(comm, Box::from_config(config, experiment->dim()));
   const Box& box = grid.box();
   const Schedule sched = make_schedule(horizon, snapshots, experiment->reverse_steps());
   const bool reverse_on = particles_on && experiment->reverse_steps() > 0;
@@ -409,8 +417,10 @@ int run(MPI_Comm comm, const RunArguments& args) {
     auto io = timer.scope("io");
     write_comparisons(out, "", fwd);
     write_comparisons(out, "reverse_", rev);
-    out.attribute("/compare", "reference", std::string(pde_on ? "pde" : "exact"));
-    out.attribute("/compare", "kl_direction", std::string("KL(histogram | reference)"));
+    if (pde_on || !fwd.empty() || !rev.empty()) {
+      out.attribute("/compare", "reference", std::string(pde_on ? "pde" : "exact"));
+      out.attribute("/compare", "kl_direction", std::string("KL(histogram | reference)"));
+    }
     out.commit();
     std::vector<std::string> series;
     if (pde_on) series.push_back("/pde/density");

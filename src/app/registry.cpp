@@ -1,6 +1,7 @@
 #include "registry.hpp"
 
 #include "models/kac/experiment.hpp"
+#include "models/kinetic/experiment.hpp"
 #include "models/ou/experiment.hpp"
 
 namespace twinflow {
@@ -9,6 +10,7 @@ const std::vector<Family>& families() {
   static const std::vector<Family> all = {
       ou::family(),
       kac::family(),
+      kinetic::family(),
   };
   return all;
 }

@@ -8,9 +8,9 @@
 
 namespace twinflow {
 
-Box Box::from_config(const Config& config) {
+Box Box::from_config(const Config& config, int dim) {
   Box b;
-  b.dim = static_cast<int>(config.integer("grid.dim"));
+  b.dim = dim;
   const auto d = static_cast<std::size_t>(b.dim);
   const auto cells = config.integer_list("grid.cells", d);
   const auto lo = config.real_list("grid.lower", d);

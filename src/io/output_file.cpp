@@ -136,16 +136,22 @@ void OutputFile::attribute(const std::string& object, const std::string& name,
 }
 
 void OutputFile::write_vector(const std::string& path, const std::vector<double>& values) {
+  write_array(path, {static_cast<std::int64_t>(values.size())}, values);
+}
+
+void OutputFile::write_array(const std::string& path, const std::vector<std::int64_t>& shape,
+                             const std::vector<double>& values) {
   ensure_groups(path);
-  const hsize_t n = values.size();
-  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  const std::vector<hsize_t> dims(shape.begin(), shape.end());
+  const auto rank_of_array = static_cast<int>(dims.size());
+  const hid_t space = H5Screate_simple(rank_of_array, dims.data(), nullptr);
   const hid_t d = check_id(H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
                                       H5P_DEFAULT, H5P_DEFAULT),
                            "create " + path);
   int rank = 0;
   MPI_Comm_rank(comm_, &rank);
   // Rank 0 writes everything, the others take part with an empty selection.
-  const hid_t mem = H5Screate_simple(1, &n, nullptr);
+  const hid_t mem = H5Screate_simple(rank_of_array, dims.data(), nullptr);
   if (rank != 0) {
     H5Sselect_none(space);
     H5Sselect_none(mem);

@@ -2,41 +2,36 @@
 
 namespace twinflow {
 
-LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume,
-                                 Progress* progress, const std::string& name)
-    : TsEvolution(grid.dm(), p0, dt, cell_volume, progress, name), L_(L) {
-  TSSetProblemType(ts_, TS_LINEAR);
-  // Implicit form F = u̇ − L u with J = shift·I − L, rebuilt only when the
-  // shift changes (once per step-size change), so the preconditioner is
-  // reused across steps instead of being set up again every step.
+LinearImplicitTerm::LinearImplicitTerm(Mat L) : L_(L) {
   petsc_check(MatDuplicate(L_, MAT_DO_NOT_COPY_VALUES, &J_), "MatDuplicate");
-  TSSetIFunction(ts_, nullptr, &LinearEvolution::ifunction, this);
-  TSSetIJacobian(ts_, J_, J_, &LinearEvolution::ijacobian, this);
-  TSSetType(ts_, TSBDF);
-  TSBDFSetOrder(ts_, 2);
-  SNES snes = nullptr;
-  KSP ksp = nullptr;
-  TSGetSNES(ts_, &snes);
-  SNESGetKSP(snes, &ksp);
-  KSPSetTolerances(ksp, 1e-13, 1e-300, PETSC_DEFAULT, 10000);
-  finish_setup();
 }
 
-LinearEvolution::~LinearEvolution() {
+LinearImplicitTerm::~LinearImplicitTerm() {
   MatDestroy(&J_);
   MatDestroy(&L_);
 }
 
-PetscErrorCode LinearEvolution::ifunction(TS, PetscReal, Vec u, Vec u_t, Vec f, void* ctx) {
-  auto* self = static_cast<LinearEvolution*>(ctx);
+void LinearImplicitTerm::attach(TS ts) {
+  TSSetProblemType(ts, TS_LINEAR);
+  TSSetIFunction(ts, nullptr, &LinearImplicitTerm::ifunction, this);
+  TSSetIJacobian(ts, J_, J_, &LinearImplicitTerm::ijacobian, this);
+  SNES snes = nullptr;
+  KSP ksp = nullptr;
+  TSGetSNES(ts, &snes);
+  SNESGetKSP(snes, &ksp);
+  KSPSetTolerances(ksp, 1e-13, 1e-300, PETSC_DEFAULT, 10000);
+}
+
+PetscErrorCode LinearImplicitTerm::ifunction(TS, PetscReal, Vec u, Vec u_t, Vec f, void* ctx) {
+  auto* self = static_cast<LinearImplicitTerm*>(ctx);
   PetscFunctionBeginUser;
   PetscCall(MatMult(self->L_, u, f));
   PetscCall(VecAYPX(f, -1.0, u_t));
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode LinearEvolution::ijacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat, void* ctx) {
-  auto* self = static_cast<LinearEvolution*>(ctx);
+PetscErrorCode LinearImplicitTerm::ijacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat, void* ctx) {
+  auto* self = static_cast<LinearImplicitTerm*>(ctx);
   PetscFunctionBeginUser;
   if (shift != self->shift_) {
     PetscCall(MatCopy(self->L_, J, SAME_NONZERO_PATTERN));
@@ -45,6 +40,15 @@ PetscErrorCode LinearEvolution::ijacobian(TS, PetscReal, Vec, Vec, PetscReal shi
     self->shift_ = shift;
   }
   PetscFunctionReturn(0);
+}
+
+LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume,
+                                 Progress* progress, const std::string& name)
+    : TsEvolution(grid.dm(), p0, dt, cell_volume, progress, name), term_(L) {
+  term_.attach(ts_);
+  TSSetType(ts_, TSBDF);
+  TSBDFSetOrder(ts_, 2);
+  finish_setup();
 }
 
 }  // namespace twinflow

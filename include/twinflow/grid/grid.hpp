@@ -19,8 +19,10 @@ struct Box {
   std::array<double, 3> lower{}, upper{};
   std::array<std::int64_t, 3> cells{1, 1, 1};
 
-  /// Reads grid.dim, grid.cells, grid.lower, grid.upper; throws UsageError.
-  static Box from_config(const Config& config);
+  /// A box of dimension `dim` (the experiment's state dimension: grid.dim,
+  /// or 2·grid.dim in phase space) from grid.cells, grid.lower, grid.upper
+  /// (one entry for all axes or one per axis); throws UsageError.
+  static Box from_config(const Config& config, int dim);
   double spacing(int k) const { return (upper[k] - lower[k]) / static_cast<double>(cells[k]); }
   double centre(int k, std::int64_t i) const { return lower[k] + (static_cast<double>(i) + 0.5) * spacing(k); }
   double cell_volume() const;

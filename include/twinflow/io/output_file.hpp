@@ -38,6 +38,10 @@ class OutputFile {
   void write_grid(const Box& box);
   /// A small 1-D dataset, written whole (values identical on every rank).
   void write_vector(const std::string& path, const std::vector<double>& values);
+  /// A small dataset of the given shape (C order), written whole (values
+  /// identical on every rank).
+  void write_array(const std::string& path, const std::vector<std::int64_t>& shape,
+                   const std::vector<double>& values);
   /// A [count, cells...] dataset for a time series of fields, one chunk per
   /// entry, with a trailing axis of `components` values per cell when there
   /// is more than one; entries are filled by write_field.

@@ -97,6 +97,9 @@ class Experiment {
   /// Collective. Runs after both sides: writes the family's own comparisons
   /// (under /compare/<family>/) and returns lines for the printed table.
   virtual std::string finish(OutputFile& /*out*/, const Grid& /*grid*/, Progress& /*progress*/) { return {}; }
+  /// True when the family computes the `sampler_law` report (the exact law
+  /// of its generative sampler on the grid).
+  virtual bool has_sampler_law() const { return false; }
   /// The closed-form density at time t as cell averages on this rank's owned
   /// block; false when the family has none for this configuration.
   virtual bool exact_density(double /*t*/, const Grid& /*grid*/, std::vector<double>& /*owned*/) const {

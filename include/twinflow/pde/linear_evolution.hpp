@@ -1,14 +1,36 @@
 #pragma once
-// Time integration of a linear, mass-conserving system dp/dt = L p on a DMDA
-// with PETSc TS. Defaults: BDF2 with fixed steps and a Krylov tolerance tight
-// enough for mass conservation to ~1e-12 (the columns of a conservative L
-// sum to zero, so mass moves only through the linear-solver residual); every
-// -ts_*, -ksp_*, -pc_* option overrides them. All member functions are
+// Linear, mass-conserving PDE terms with PETSc TS. All member functions are
 // collective.
 #include "twinflow/pde/ts_evolution.hpp"
 
 namespace twinflow {
 
+/// A linear term u̇ = L u given to a TS in implicit form: F = u̇ − L u with
+/// J = shift·I − L, rebuilt only when the shift changes (once per step-size
+/// change), so the preconditioner is reused across steps.
+class LinearImplicitTerm {
+ public:
+  /// Takes ownership of L.
+  explicit LinearImplicitTerm(Mat L);
+  ~LinearImplicitTerm();
+  LinearImplicitTerm(const LinearImplicitTerm&) = delete;
+  LinearImplicitTerm& operator=(const LinearImplicitTerm&) = delete;
+
+  /// Sets the TS's IFunction and IJacobian, marks the problem linear and
+  /// asks the Krylov solver for a residual tight enough for mass
+  /// conservation to ~1e-12 (the columns of a conservative L sum to zero,
+  /// so mass moves only through the residual); -ksp_* options override.
+  void attach(TS ts);
+
+ private:
+  static PetscErrorCode ifunction(TS ts, PetscReal t, Vec u, Vec u_t, Vec f, void* ctx);
+  static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec u, Vec u_t, PetscReal shift, Mat J, Mat P, void* ctx);
+  Mat L_ = nullptr, J_ = nullptr;
+  double shift_ = -1;  ///< shift of the current J
+};
+
+/// dp/dt = L p on a DMDA, by default with BDF2 and fixed steps; every
+/// -ts_*, -ksp_*, -pc_* option overrides.
 class LinearEvolution : public TsEvolution {
  public:
   /// Takes ownership of L and p0 (references are stolen, not copied). `dt`
@@ -16,15 +38,11 @@ class LinearEvolution : public TsEvolution {
   /// steps no longer than dt. Mass is the sum of p times `cell_volume`.
   LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume,
                   Progress* progress, const std::string& name);
-  ~LinearEvolution() override;
 
   Vec density() const override { return state_; }
 
  private:
-  static PetscErrorCode ifunction(TS ts, PetscReal t, Vec u, Vec u_t, Vec f, void* ctx);
-  static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec u, Vec u_t, PetscReal shift, Mat J, Mat P, void* ctx);
-  Mat L_ = nullptr, J_ = nullptr;
-  double shift_ = -1;  ///< shift of the current J
+  LinearImplicitTerm term_;
 };
 
 }  // namespace twinflow

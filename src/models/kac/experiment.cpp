@@ -7,13 +7,13 @@
 #include <sstream>
 
 #include "kac_law.hpp"
-#include "models/ou/samplers.hpp"
 #include "samplers.hpp"
 #include "telegrapher.hpp"
 #include "twinflow/compare/metrics.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 #include "twinflow/core/timing.hpp"
+#include "twinflow/diffusion/samplers.hpp"
 #include "twinflow/io/output_file.hpp"
 
 namespace twinflow::kac {
@@ -176,8 +176,9 @@ class KacExperiment : public Experiment {
     // with the same step count: diffusion against the Kac flow at equal N.
     Generative diffusion;
     if (flow_) {
-      ou::ReverseSampler rev(Ensemble::partition(comm_, particles_, dim_), ou::Scheme::kRelEi, horizon_, steps_,
-                             std::make_shared<ou::ExactScore>(data_), seed_);
+      const LinearDiffusion ou = LinearDiffusion::ou(dim_);
+      FixedStepSampler rev(Ensemble::partition(comm_, particles_, dim_), FixedStepScheme(ou, Scheme::kRelEi, horizon_, steps_),
+                           std::make_shared<MixtureMarginalScore>(ou, data_), seed_);
       rev.advance_to(steps_, horizon_);
       progress.note("[compare  ] ou reverse sampler (rel-ei) on the same data, same steps: done");
       std::vector<double> hist, block;

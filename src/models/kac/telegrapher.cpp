@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "twinflow/pde/finite_volume.hpp"
+
 namespace twinflow::kac {
 namespace {
 
@@ -11,13 +13,6 @@ double limited_step(const Box& box, double speed, double dt, double limit) {
   double inverse = 0;
   for (int a = 0; a < box.dim; ++a) inverse += 1 / box.spacing(a);
   return std::min(dt, limit / (speed * inverse));
-}
-
-// Monotonised-central limited slope from the two one-sided differences.
-double mc_slope(double left, double right) {
-  if (left * right <= 0) return 0;
-  const double m = std::min({2 * std::abs(left), 2 * std::abs(right), 0.5 * std::abs(left + right)});
-  return left > 0 ? m : -m;
 }
 
 // Population s moves with velocity c sign(s, a) along axis a: bit a of s set
@@ -127,8 +122,7 @@ PetscErrorCode TelegrapherEvolution::transport(TS, PetscReal, Vec p, Vec f, void
             // Upwind-reconstructed flux through the face between offsets o and o + 1.
             const auto face_flux = [&](PetscInt o) {
               if (idx[a] + o < 0 || idx[a] + o + 1 >= n[a]) return 0.0;  // a wall
-              if (v > 0) return v * (at(o) + 0.5 * mc_slope(at(o) - at(o - 1), at(o + 1) - at(o)));
-              return v * (at(o + 1) - 0.5 * mc_slope(at(o + 1) - at(o), at(o + 2) - at(o + 1)));
+              return muscl_flux(v, [&](PetscInt k) { return at(o + k); });
             };
             rate_of_change -= (face_flux(0) - face_flux(-1)) / box.spacing(a);
           }

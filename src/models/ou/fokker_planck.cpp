@@ -3,13 +3,9 @@
 #include <cmath>
 
 #include "twinflow/core/error.hpp"
+#include "twinflow/pde/finite_volume.hpp"
 
 namespace twinflow::ou {
-
-double bernoulli(double z) {
-  if (std::abs(z) < 1e-8) return 1.0 - 0.5 * z;
-  return z / std::expm1(z);
-}
 
 Mat assemble_fokker_planck(const Grid& grid) {
   const Box& box = grid.box();
@@ -30,20 +26,22 @@ Mat assemble_fokker_planck(const Grid& grid) {
         cols[0] = row;
         vals[0] = 0;
         for (int a = 0; a < box.dim; ++a) {
-          const double h = box.spacing(a), h2 = h * h;
+          const double h = box.spacing(a);
           const double x_left = box.lower[a] + static_cast<double>(idx[a]) * h;  // face c−½
           const double x_right = x_left + h;                                       // face c+½
-          if (idx[a] + 1 < box.cells[a]) {  // outflow through the right face
-            vals[0] -= bernoulli(x_right * h) / h2;
+          if (idx[a] + 1 < box.cells[a]) {  // the right face: this cell is its left cell
+            const ScharfetterGummel f(1.0, x_right, h);
+            vals[0] -= f.from_left / h;
             cols[n] = row;
             (a == 0 ? cols[n].i : a == 1 ? cols[n].j : cols[n].k) += 1;
-            vals[n++] = bernoulli(-x_right * h) / h2;
+            vals[n++] = f.from_right / h;
           }
-          if (idx[a] > 0) {  // inflow through the left face
-            vals[0] -= bernoulli(-x_left * h) / h2;
+          if (idx[a] > 0) {  // the left face: this cell is its right cell
+            const ScharfetterGummel f(1.0, x_left, h);
+            vals[0] -= f.from_right / h;
             cols[n] = row;
             (a == 0 ? cols[n].i : a == 1 ? cols[n].j : cols[n].k) -= 1;
-            vals[n++] = bernoulli(x_left * h) / h2;
+            vals[n++] = f.from_left / h;
           }
         }
         MatSetValuesStencil(L, 1, &row, n, cols, vals, INSERT_VALUES);

@@ -1,0 +1,67 @@
+#pragma once
+// The `sampler_law` report of a score-diffusion run (MATH.md §1–2): the law
+// of the sampler's output Y_N computed on the grid (ChainLaw), its KL and L1
+// distance to the data, the theoretical bound, the closed-form Gaussian
+// recursion when the data are one Gaussian, and a check of the particles
+// against the grid law: both are binned on one partition of the box (bins
+// holding equal probability under the data, edges on cell faces) and the
+// particles' binned KL, with its standard error, is compared with the grid
+// law's. Written under /sampler_law.
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+#include "twinflow/diffusion/fixed_step.hpp"
+#include "twinflow/grid/grid.hpp"
+#include "twinflow/models/experiment.hpp"
+
+namespace twinflow {
+
+class OutputFile;
+class Progress;
+
+/// KL(μ|γ^n) and I(μ|γ^n) = ∫ |∇log μ + x|² dμ of a mixture with a density,
+/// by the trapezoid rule over the cell centres of `box` (spectrally accurate
+/// while μ is resolved and negligible at the box's faces). Not collective.
+struct RelativeToGaussian {
+  double kl = 0, fisher_information = 0;
+};
+RelativeToGaussian relative_to_standard_normal(const GaussianMixture& mu, const Box& box);
+
+class SamplerLawReport {
+ public:
+  struct Setup {
+    std::string family, target;  ///< family name and the data-law option text
+    GaussianMixture data;        ///< the data law μ (dimension d)
+    GaussianMixture reference;   ///< the law Y_N should approach: the forward process at t = 0
+                                 ///< (μ, or μ ⊗ γ^d in phase space); when its dimension exceeds
+                                 ///< d, the marginal of the first d coordinates is reported too
+    double fisher_information = 0, bound = 0;
+    std::string bound_formula;
+    /// (m_σ, C_σ) of the forward marginal when the data are one Gaussian;
+    /// empty otherwise.
+    std::function<FixedStepScheme::Gaussian(double)> gaussian_marginal;
+  };
+  /// Confidence factor of the particle check: |particle − grid| <= z·se
+  /// holds with probability 0.99994 (two-sided, normal approximation).
+  static constexpr double kConfidenceZ = 4.0;
+
+  SamplerLawReport(Setup setup, const Box& box);
+  /// Collective. Counts the generated particles (at Y_N) in the bins.
+  void count_particles(MPI_Comm comm, const Ensemble& ensemble);
+  /// Collective. Runs the chain law of `scheme` with `score`, writes
+  /// /sampler_law and returns the lines for the printed table.
+  std::string run(const Grid& grid, const FixedStepScheme& scheme, ScoreField& score, OutputFile& out,
+                  Progress& progress);
+
+ private:
+  std::size_t bin_of(const double* x) const;
+  Setup setup_;
+  Box box_;
+  std::vector<std::vector<std::int64_t>> edges_;  ///< per axis: cell-face indices 0 = e_0 < … < e_B = cells
+  std::vector<double> particle_counts_;
+  double particle_total_ = 0;
+};
+
+}  // namespace twinflow
