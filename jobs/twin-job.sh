@@ -7,20 +7,9 @@ if [[ -z ${SLURM_JOB_ID:-} ]]; then
   exit 2
 fi
 
-if [[ -n ${TWINFLOW:-} ]]; then
-  twinflow=$TWINFLOW
-elif command -v twinflow >/dev/null 2>&1; then
-  twinflow=$(command -v twinflow)
-else
-  twinflow=${SLURM_SUBMIT_DIR}/build/src/twinflow
-fi
-if [[ ! -f $twinflow || ! -x $twinflow ]]; then
-  echo "${family}.sbatch: twinflow binary not found or not executable: '$twinflow'" >&2
-  if [[ -z ${TWINFLOW:-} ]]; then
-    echo "${family}.sbatch: no 'twinflow' on the PATH either; set TWINFLOW=/path/to/twinflow (sbatch passes the environment on)" >&2
-  fi
-  exit 2
-fi
+# shellcheck source=SCRIPTDIR/job-lib.sh
+source "$jobs/job-lib.sh"
+twinflow=$(twinflow_binary "${family}.sbatch" "$SLURM_SUBMIT_DIR") || exit 2
 
 outdir=${TWINFLOW_OUTDIR:-$PWD}
 mkdir -p "$outdir"

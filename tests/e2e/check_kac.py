@@ -27,7 +27,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import report, run_bounded  # noqa: E402
+from e2e_common import Checks, report, run_bounded  # noqa: E402
 
 try:
     import h5py
@@ -38,13 +38,7 @@ except ImportError as e:
 TIMEOUT = 120
 A, C = 9.0, 3.0
 PARTICLES = 200000
-failures = []
-
-
-def check(condition, message):
-    if not condition and message not in failures:
-        failures.append(message)
-    return bool(condition)
+check = Checks()
 
 
 def second_moment(t):
@@ -134,7 +128,7 @@ def main():
         # crosses the fronts (samplers.hpp); measured 0.02 when written.
         check(gen[0] <= 0.05, f"kac-2d: Kac flow marginal W1 {gen[0]:.3e}")
         check(gen[0] < gen[1], "kac-2d: Kac flow not closer to the data than the ou sampler")
-    return report("check_kac", failures)
+    return report("check_kac", check.failures)
 
 
 if __name__ == "__main__":

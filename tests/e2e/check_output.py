@@ -25,7 +25,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import report, run_bounded  # noqa: E402
+from e2e_common import Checks, report, run_bounded  # noqa: E402
 
 try:
     import h5py
@@ -47,13 +47,7 @@ ROOT_ATTRS = ["schema", "schema_version", "twinflow_version", "git_sha", "petsc_
               "hdf5_version", "mpi_library", "nranks", "seed", "family", "created_utc", "config",
               "petsc_options"]
 
-failures = []
-
-
-def check(condition, message):
-    if not condition and message not in failures:
-        failures.append(message)
-    return bool(condition)
+check = Checks()
 
 
 def as_text(v):
@@ -285,7 +279,7 @@ def main():
         check_file(h5, nranks, PARTICLES)
         check_xdmf(xmf, h5)
 
-    return report("check_output", failures)
+    return report("check_output", check.failures)
 
 
 if __name__ == "__main__":

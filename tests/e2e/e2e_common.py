@@ -1,5 +1,6 @@
 """Shared pieces of the end-to-end test scripts: the MPI environment, a
-bounded run of a command in its own process group, and the failure report."""
+bounded run of a command in its own process group, the check collector and
+the failure report."""
 import os
 import signal
 import subprocess
@@ -29,6 +30,19 @@ def run_bounded(cmd, cwd, timeout):
         os.killpg(p.pid, signal.SIGKILL)
         out, err = p.communicate()
         return None, out, err, time.monotonic() - start
+
+
+class Checks:
+    """Collects failed checks: check(condition, message) records message once
+    when condition is false and returns the condition as a bool."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, condition, message):
+        if not condition and message not in self.failures:
+            self.failures.append(message)
+        return bool(condition)
 
 
 def report(name, failures):

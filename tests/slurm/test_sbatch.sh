@@ -22,74 +22,13 @@ family=$1
 shift
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-repo=$(cd "$here/../.." && pwd -P)
-local_slurm=$repo/jobs/local-slurm.sh
+# shellcheck source=SCRIPTDIR/slurm-test-lib.sh
+source "$here/slurm-test-lib.sh"
 job_script=$repo/jobs/$family.sbatch
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# --- prerequisites ----------------------------------------------------------
-[[ $(id -u) == 0 ]] || skip "the local Slurm runs as root; not root"
-for b in slurmctld slurmd munged sbatch sinfo srun squeue; do
-  command -v "$b" >/dev/null 2>&1 || [[ -x /usr/sbin/$b ]] ||
-    skip "$b not found (Debian packages slurm-wlm munge)"
-done
-python=
-for py in /usr/bin/python3 python3 python; do
-  if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import h5py' >/dev/null 2>&1; then
-    python=$(command -v "$py")
-    break
-  fi
-done
-[[ -n $python ]] || skip "no Python interpreter that imports h5py (Debian package python3-h5py)"
-
-[[ -x $1 && -f $1 ]] || fail "twinflow binary '$1' not found or not executable"
-binary=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
-mkdir -p "$2"
-scratch=$(cd "$2" && pwd -P)
-state=$scratch/slurm-state
-
-# Keep a surrounding Slurm (if this runs inside a job on a cluster) from
-# leaking into the local one: its SLURM_*/SBATCH_*/SRUN_* variables would
-# override our partition, account, task counts and configuration.
-while IFS= read -r var; do
-  unset "$var"
-done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true)
-
-# --- local Slurm --------------------------------------------------------------
-if [[ -e $state ]]; then
-  # Left over from an aborted run: stop what that run started, then start afresh.
-  bash "$local_slurm" stop "$state" || true
-  rm -rf -- "$state"
-fi
+slurm_test_prerequisites "$1" "$2"
 jobid=
-waiter=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $waiter ]] && kill -0 "$waiter" 2>/dev/null; then
-    kill -TERM "$waiter" 2>/dev/null || true
-    wait "$waiter" 2>/dev/null || true
-  fi
-  bash "$local_slurm" stop "$state" || rc=1
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-t0=$SECONDS
-export_line=$(timeout 90 bash "$local_slurm" start "$state") || fail "local Slurm did not start (state in $state)"
-[[ $export_line == "export SLURM_CONF="* ]] || fail "unexpected output from local-slurm.sh start: $export_line"
-eval "$export_line"
-echo "local Slurm up in $((SECONDS - t0)) s ($SLURM_CONF)"
+slurm_test_start
 
 # --- submit -----------------------------------------------------------------
 rm -f -- "$scratch"/twinflow-$family-*.log "$scratch"/twinflow-$family-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
@@ -101,6 +40,7 @@ wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
 # A short run: fewer particles, and for kac fewer flow steps.
 case $family in
   kac) run_args=(--particles.count=20000 --kac.steps=20 --quiet) ;;
+  kinetic) run_args=(--time.end=0.5 --grid.cells=64 --particles.count=20000 --sampler_law=true --quiet) ;;
   *) run_args=(--time.end=0.5 --particles.count=20000 --quiet) ;;
 esac
 (cd "$repo" && exec timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" "${run_args[@]}") \
