@@ -51,6 +51,10 @@ TEST(Config, IniSectionsAndCommandLinePrecedence) {
   const Config d = Config::parse(o, again, {});
   EXPECT_EQ(d.integer("ou.steps"), 50);
   EXPECT_EQ(d.text("ou.target"), c.text("ou.target"));
+  // Keys without a section come before every [section] header, whatever
+  // the order they were declared in.
+  const std::string ini = c.resolved_ini();
+  EXPECT_LT(ini.find("sampler_law = "), ini.find("\n["));
 }
 
 TEST(Config, RejectionsNameTheKey) {

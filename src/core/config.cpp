@@ -1,5 +1,6 @@
 #include "twinflow/core/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -297,19 +298,22 @@ std::vector<std::int64_t> Config::integer_list(const std::string& key, std::size
 }
 
 std::string Config::resolved_ini() const {
+  // Keys without a section first (an INI file has no way back to the top
+  // level after a [section] header), then each section in declaration order.
   std::ostringstream os;
-  std::string section;
-  bool first = true;
+  std::vector<std::string> sections;
   for (const auto& k : options_->keys()) {
     const auto dot = k.name.find('.');
-    const std::string sec = dot == std::string::npos ? "" : k.name.substr(0, dot);
-    const std::string name = dot == std::string::npos ? k.name : k.name.substr(dot + 1);
-    if (first || sec != section) {
-      if (!sec.empty()) os << "\n[" << sec << "]\n";
-      section = sec;
-      first = false;
+    if (dot == std::string::npos) {
+      os << k.name << " = " << values_.at(k.name) << "\n";
+    } else if (std::find(sections.begin(), sections.end(), k.name.substr(0, dot)) == sections.end()) {
+      sections.push_back(k.name.substr(0, dot));
     }
-    os << name << " = " << values_.at(k.name) << "\n";
+  }
+  for (const auto& sec : sections) {
+    os << "\n[" << sec << "]\n";
+    for (const auto& k : options_->keys())
+      if (k.name.rfind(sec + ".", 0) == 0) os << k.name.substr(sec.size() + 1) << " = " << values_.at(k.name) << "\n";
   }
   return os.str();
 }

@@ -48,10 +48,7 @@ class ScoreDiffusionExperiment : public Experiment {
   bool has_sampler_law() const override { return true; }
 
  protected:
-  const LinearDiffusion& diffusion() const { return diffusion_; }
-  const GaussianMixture& data() const { return data_; }
-  const Box& box() const { return box_; }
-  double horizon() const { return horizon_; }
+  /// The PDE's nominal step T / pde.steps.
   double pde_step() const { return pde_dt_; }
 
  private:
