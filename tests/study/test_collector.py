@@ -26,6 +26,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from e2e_common import Checks, report  # noqa: E402
+
 import h5py
 import numpy as np
 
@@ -36,13 +39,7 @@ GAUSSIAN = "1:0.5:0.64"
 H5 = (0.4, 0.2, 0.1, 0.05, 0.025)
 Z = 4.5
 
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
+check = Checks()
 
 
 def write_run(path, family, scheme, target, horizon, steps, values, dim=1, cells=256):
@@ -282,14 +279,9 @@ def main():
     check_rejected(useless, "no /sampler_law file", "no usable run")
     check_rejected(os.path.join(scratch, "missing"), "missing directory", "not a directory")
 
-    if failures:
+    if check.failures:
         print(first)
-        print(f"test_collector: FAIL: {len(failures)} check(s) failed:", file=sys.stderr)
-        for m in failures:
-            print("  - " + m, file=sys.stderr)
-        return 1
-    print("test_collector: all checks passed")
-    return 0
+    return report("test_collector", check.failures)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import stat
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from e2e_common import Checks, report  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(REPO, "jobs", "kl-study.sh")
 KL_STUDY = os.path.join(REPO, "jobs", "kl_study.py")
@@ -93,13 +96,7 @@ CASES = [
     Case("missing-table", None, "", "cannot read the table", None, "accepted: a readable text file"),
 ]
 
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
+check = Checks()
 
 
 def make_env(scratch, extra=None):
@@ -228,13 +225,8 @@ def main():
     for case in CASES:
         check_bad(case, scratch, binary)
     check_good(scratch, binary)
-    if failures:
-        print(f"test_table_bad_input: FAIL: {len(failures)} check(s) failed:", file=sys.stderr)
-        for m in failures:
-            print("  - " + m, file=sys.stderr)
-        return 1
-    print(f"test_table_bad_input: all checks passed ({len(CASES)} bad inputs, check and submit each; good table)")
-    return 0
+    print(f"test_table_bad_input: {len(CASES)} bad inputs, through check and submit each; a good table")
+    return report("test_table_bad_input", check.failures)
 
 
 if __name__ == "__main__":
