@@ -8,6 +8,7 @@
 
 #include "twinflow/core/timing.hpp"
 #include "twinflow/diffusion/chain_law.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
 
 namespace twinflow {
@@ -120,6 +121,11 @@ void SamplerLawReport::count_particles(MPI_Comm comm, const Ensemble& ensemble) 
   }
   MPI_Allreduce(MPI_IN_PLACE, particle_counts_.data(), static_cast<int>(bins), MPI_DOUBLE, MPI_SUM, comm);
   particle_total_ = static_cast<double>(ensemble.total);
+}
+
+void SamplerLawReport::checkpoint(CheckpointArchive& a) {
+  a.replicated("particle_counts", particle_counts_);
+  a.value("particle_total", particle_total_);
 }
 
 std::string SamplerLawReport::run(const Grid& grid, const FixedStepScheme& scheme, ScoreField& score,

@@ -5,6 +5,7 @@
 
 #include "step_kernel.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/io/checkpoint.hpp"
 
 namespace twinflow {
 
@@ -18,10 +19,15 @@ void MixtureMarginalScore::score_block(double sigma, const double* x, double* s)
   cached_->score_block(x, s);
 }
 
-void PdeScore::add(double t, const Box& box, const std::vector<double>& density) {
-  // A relative floor of 1e-10 keeps log p well above round-off of the solver.
-  fields_.insert_or_assign(t, GridScore(box, density, 1e-10));
-  dim_ = box.dim;
+void PdeScore::add(double t, const std::vector<double>& density) {
+  fields_.insert_or_assign(t, GridScore(box_, density, kRelativeFloor));
+  densities_.insert_or_assign(t, density);
+}
+
+void PdeScore::checkpoint(CheckpointArchive& a) {
+  a.replicated("densities", densities_);
+  if (a.saving()) return;
+  for (const auto& [t, density] : densities_) fields_.insert_or_assign(t, GridScore(box_, density, kRelativeFloor));
 }
 
 void PdeScore::score_block(double sigma, const double* x, double* s) {
@@ -32,9 +38,9 @@ void PdeScore::score_block(double sigma, const double* x, double* s) {
     throw RuntimeFailure("no PDE score stored at t = " + std::to_string(sigma));
   double xp[3], sp[3];
   for (int j = 0; j < kBlock; ++j) {
-    for (int a = 0; a < dim_; ++a) xp[a] = x[a * kBlock + j];
+    for (int a = 0; a < box_.dim; ++a) xp[a] = x[a * kBlock + j];
     it->second.evaluate(xp, sp);
-    for (int a = 0; a < dim_; ++a) s[a * kBlock + j] = sp[a];
+    for (int a = 0; a < box_.dim; ++a) s[a * kBlock + j] = sp[a];
   }
 }
 
@@ -106,6 +112,16 @@ void FixedStepSampler::step_block(std::int64_t first, int n, std::int64_t k) {
   }
   for (int j = 0; j < n; ++j)
     for (int a = 0; a < d; ++a) ens_.x[(first + j) * d + a] = out[a * kBlock + j];
+}
+
+void LinearForwardSampler::checkpoint(CheckpointArchive& a) {
+  a.particles("x", ens_, ens_.x, ens_.dim);
+  a.value("time", time_);
+}
+
+void FixedStepSampler::checkpoint(CheckpointArchive& a) {
+  a.particles("x", ens_, ens_.x, ens_.dim);
+  a.value("steps_done", done_);
 }
 
 void FixedStepSampler::advance_to(std::int64_t step, double) {

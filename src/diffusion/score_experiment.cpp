@@ -2,6 +2,7 @@
 
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/io/checkpoint.hpp"
 
 namespace twinflow {
 
@@ -36,7 +37,7 @@ ScoreDiffusionExperiment::ScoreDiffusionExperiment(const Config& c, LinearDiffus
   if (c.choice(family_ + ".score") == "pde") {
     if (!c.boolean("pde.enabled"))
       throw UsageError(family_ + ".score", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
-    pde_score_ = std::make_shared<PdeScore>();
+    pde_score_ = std::make_shared<PdeScore>(box_);
     score_ = pde_score_;
   } else {
     score_ = std::make_shared<MixtureMarginalScore>(diffusion_, data_);
@@ -99,13 +100,24 @@ void ScoreDiffusionExperiment::observe_pde(double t, const Grid& grid, const Den
   if (!pde_score_) return;
   std::vector<double> full;
   grid.replicate(pde.density(), full);
-  pde_score_->add(t, grid.box(), full);
+  pde_score_->add(t, full);
 }
 
 void ScoreDiffusionExperiment::observe_particles(std::size_t j, double, bool reverse, const Grid& grid,
                                                  const std::vector<double>&, const ParticleSampler& sampler) {
   if (report_ && reverse && static_cast<std::int64_t>(j) == snapshots_ - 1)
     report_->count_particles(grid.comm(), sampler.ensemble());
+}
+
+void ScoreDiffusionExperiment::checkpoint(CheckpointArchive& a) {
+  if (pde_score_) {
+    CheckpointArchive scores = a.scope("pde_score");
+    pde_score_->checkpoint(scores);
+  }
+  if (report_) {
+    CheckpointArchive law = a.scope("sampler_law");
+    report_->checkpoint(law);
+  }
 }
 
 std::string ScoreDiffusionExperiment::finish(OutputFile& out, const Grid& grid, Progress& progress) {

@@ -12,26 +12,15 @@
 
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
+#include "io/hdf5_util.hpp"
 
 namespace twinflow {
 namespace fs = std::filesystem;
 
 namespace {
 
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw RuntimeFailure("HDF5: " + what + " failed");
-}
-hid_t check_id(hid_t id, const std::string& what) {
-  if (id < 0) throw RuntimeFailure("HDF5: " + what + " failed");
-  return id;
-}
-
-hid_t string_type() {
-  const hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  return t;
-}
+using h5::check;
+using h5::check_id;
 
 // Dataset shape of a field of this box: cells in natural order, x0 first.
 std::vector<hsize_t> field_shape(const Box& box) {
@@ -57,10 +46,7 @@ OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
     if (access(dir.c_str(), W_OK) != 0)
       throw UsageError("output", "directory '" + dir.string() + "' is not writable");
   });
-  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl, true);
-  H5Pset_coll_metadata_write(fapl, true);
+  const hid_t fapl = h5::parallel_access(comm_);
   file_ = H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   agree(comm_, [&] {
@@ -68,54 +54,63 @@ OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
   });
 }
 
+OutputFile::OutputFile(MPI_Comm comm, std::string path, Resume)
+    : comm_(comm), path_(std::move(path)), partial_(path_ + ".partial"), retained_(true) {
+  on_root_and_agree(comm_, [&] {
+    if (!fs::exists(partial_))
+      throw UsageError("restart", "the interrupted run's output '" + partial_ + "' is missing; a checkpoint "
+                                  "continues that file; accepted: a checkpoint whose output is still there, "
+                                  "or a fresh run without --restart");
+  });
+  const hid_t fapl = h5::parallel_access(comm_);
+  H5E_BEGIN_TRY { file_ = H5Fopen(partial_.c_str(), H5F_ACC_RDWR, fapl); }
+  H5E_END_TRY;
+  H5Pclose(fapl);
+  agree(comm_, [&] {
+    if (file_ < 0)
+      throw UsageError("restart", "the interrupted run's output '" + partial_ + "' cannot be opened as HDF5; "
+                                  "accepted: a checkpoint whose output is intact, or a fresh run without --restart");
+  });
+}
+
 OutputFile::~OutputFile() {
   if (committed_) return;
+  if (retained_) {
+    if (file_ >= 0) H5Fclose(file_);
+    return;
+  }
   if (file_ >= 0) H5Fclose(file_);
   int rank = 0;
   MPI_Comm_rank(comm_, &rank);
   if (rank == 0) std::remove(partial_.c_str());
 }
 
-hid_t OutputFile::ensure_groups(const std::string& path) {
-  // Creates every missing parent group of an object path like /a/b/c.
-  for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
-    const std::string g = path.substr(0, pos);
-    if (H5Lexists(file_, g.c_str(), H5P_DEFAULT) <= 0)
-      H5Gclose(check_id(H5Gcreate2(file_, g.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create group " + g));
-  }
-  return file_;
-}
-
-namespace {
-void write_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
-                     hid_t space, const void* data) {
-  const hid_t obj = check_id(H5Oopen(file, object.c_str(), H5P_DEFAULT), "open " + object);
-  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  const hid_t a = check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                           "create attribute " + name);
-  check(H5Awrite(a, type, data), "write attribute " + name);
-  H5Aclose(a);
-  H5Oclose(obj);
-}
-}  // namespace
-
 void OutputFile::attribute(const std::string& object, const std::string& name, const std::string& value) {
-  const hid_t t = string_type(), s = H5Screate(H5S_SCALAR);
-  const char* c = value.c_str();
-  write_attribute(file_, object, name, t, s, &c);
-  H5Sclose(s);
-  H5Tclose(t);
+  h5::write_attribute(file_, object, name, value);
+}
+
+std::string OutputFile::string_attribute(const std::string& object, const std::string& name) const {
+  return h5::read_string_attribute(file_, object, name);
+}
+
+bool OutputFile::exists(const std::string& object) const {
+  // H5Lexists needs every parent to exist, so walk down the path.
+  for (std::size_t pos = object.find('/', 1);; pos = object.find('/', pos + 1)) {
+    const std::string prefix = object.substr(0, pos);
+    if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (pos == std::string::npos) return true;
+  }
 }
 
 void OutputFile::attribute(const std::string& object, const std::string& name, double value) {
   const hid_t s = H5Screate(H5S_SCALAR);
-  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, &value);
+  h5::write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, &value);
   H5Sclose(s);
 }
 
 void OutputFile::attribute(const std::string& object, const std::string& name, std::int64_t value) {
   const hid_t s = H5Screate(H5S_SCALAR);
-  write_attribute(file_, object, name, H5T_NATIVE_INT64, s, &value);
+  h5::write_attribute(file_, object, name, H5T_NATIVE_INT64, s, &value);
   H5Sclose(s);
 }
 
@@ -123,7 +118,7 @@ void OutputFile::attribute(const std::string& object, const std::string& name,
                            const std::vector<double>& value) {
   const hsize_t n = value.size();
   const hid_t s = H5Screate_simple(1, &n, nullptr);
-  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, value.data());
+  h5::write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, value.data());
   H5Sclose(s);
 }
 
@@ -131,7 +126,7 @@ void OutputFile::attribute(const std::string& object, const std::string& name,
                            const std::vector<std::int64_t>& value) {
   const hsize_t n = value.size();
   const hid_t s = H5Screate_simple(1, &n, nullptr);
-  write_attribute(file_, object, name, H5T_NATIVE_INT64, s, value.data());
+  h5::write_attribute(file_, object, name, H5T_NATIVE_INT64, s, value.data());
   H5Sclose(s);
 }
 
@@ -141,7 +136,9 @@ void OutputFile::write_vector(const std::string& path, const std::vector<double>
 
 void OutputFile::write_array(const std::string& path, const std::vector<std::int64_t>& shape,
                              const std::vector<double>& values) {
-  ensure_groups(path);
+  h5::ensure_groups(file_, path);
+  // A resumed run may repeat a write its interrupted predecessor made.
+  if (exists(path)) H5Ldelete(file_, path.c_str(), H5P_DEFAULT);
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
   const auto rank_of_array = static_cast<int>(dims.size());
   const hid_t space = H5Screate_simple(rank_of_array, dims.data(), nullptr);
@@ -156,8 +153,7 @@ void OutputFile::write_array(const std::string& path, const std::vector<std::int
     H5Sselect_none(space);
     H5Sselect_none(mem);
   }
-  const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  const hid_t dxpl = h5::collective_transfer();
   check(H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, values.data()), "write " + path);
   H5Pclose(dxpl);
   H5Sclose(mem);
@@ -183,7 +179,8 @@ void OutputFile::write_grid(const Box& box) {
 }
 
 void OutputFile::create_series(const std::string& path, std::int64_t count, const Box& box, int components) {
-  ensure_groups(path);
+  if (exists(path)) return;  // created before the checkpoint a resumed run continues from
+  h5::ensure_groups(file_, path);
   std::vector<hsize_t> dims{static_cast<hsize_t>(count)};
   const auto shape = field_shape(box);
   dims.insert(dims.end(), shape.begin(), shape.end());
@@ -205,10 +202,10 @@ void OutputFile::create_series(const std::string& path, std::int64_t count, cons
   H5Sclose(space);
 }
 
-void OutputFile::write_field(const std::string& path, std::int64_t index, const Grid& grid,
-                             const std::vector<double>& owned) {
-  const hid_t d = check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open " + path);
-  const hid_t space = H5Dget_space(d);
+namespace {
+// Selects entry `index` of a series, restricted to this rank's owned block
+// (all components of each cell); returns the memory space of that block.
+hid_t select_owned_entry(hid_t space, std::int64_t index, const Grid& grid) {
   const Box& box = grid.box();
   std::vector<hsize_t> start{static_cast<hsize_t>(index)}, count{1};
   for (int k = 0; k < box.dim; ++k) {
@@ -223,14 +220,42 @@ void OutputFile::write_field(const std::string& path, std::int64_t index, const 
     count.push_back(extent[rank - 1]);
   }
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-  const hid_t mem = H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);
-  const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  check(H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned.data()), "write " + path);
+  return H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);
+}
+}  // namespace
+
+void OutputFile::write_field(const std::string& path, std::int64_t index, const Grid& grid,
+                             const std::vector<double>& owned) {
+  transfer_field(path, index, grid, const_cast<double*>(owned.data()), true);
+}
+
+void OutputFile::read_field(const std::string& path, std::int64_t index, const Grid& grid,
+                            std::vector<double>& owned) const {
+  owned.resize(static_cast<std::size_t>(grid.owned().size() * grid.dof()));
+  transfer_field(path, index, grid, owned.data(), false);
+}
+
+void OutputFile::transfer_field(const std::string& path, std::int64_t index, const Grid& grid, double* owned,
+                                bool write) const {
+  const hid_t d = check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open " + path);
+  const hid_t space = H5Dget_space(d);
+  const hid_t mem = select_owned_entry(space, index, grid);
+  const hid_t dxpl = h5::collective_transfer();
+  const herr_t status = write ? H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned)
+                              : H5Dread(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned);
   H5Pclose(dxpl);
   H5Sclose(mem);
   H5Sclose(space);
   H5Dclose(d);
+  check(status, (write ? "write " : "read ") + path);
+}
+
+void OutputFile::flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_); }
+
+void OutputFile::suspend() {
+  check(H5Fclose(file_), "close " + partial_);
+  file_ = -1;
+  retained_ = true;
 }
 
 void OutputFile::commit() {

@@ -11,7 +11,9 @@ Each case runs `mpiexec --oversubscribe -n NRANKS BINARY ...` and must:
     (e.g. 'ou.steps' or '--ou.steps');
   * not crash: no signal, no "terminate called", no MPI_ABORT, no core file;
   * leave neither the --output file, its .partial nor an .xmf sidecar behind
-    (for "output exists": leave the existing file byte-for-byte untouched).
+    (for "output exists": leave the existing file byte-for-byte untouched;
+    for a rejected restart: leave the interrupted run's partial output, its
+    checkpoints and manifest byte-for-byte untouched).
 
 Cases run J at a time (default 4): a rejected run is mostly mpiexec waiting
 on its ranks to wind down, so running them side by side costs little CPU.
@@ -37,16 +39,38 @@ CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fa
 
 class Case:
     def __init__(self, name, args, key, command="run", output=True, small=True, setup=None,
-                 exists=None, min_ranks=1):
+                 exists=None, min_ranks=1, interrupted=False):
         self.name = name          # short identifier, also names the scratch files
         self.args = args          # arguments after the command
         self.key = key            # the key the error line must name
         self.command = command    # "run", or a bad command
         self.output = output      # pass a fresh --output path
         self.small = small        # add SMALL_RUN options
-        self.setup = setup        # callable(case_dir) run before the case
+        self.setup = setup        # callable(output path) run before the case, after `interrupted`
         self.exists = exists      # "file" or "dir": the output path exists beforehand
         self.min_ranks = min_ranks
+        self.interrupted = interrupted  # an interrupted run of the output precedes the case
+
+
+def interrupt(mpiexec, binary, nranks, out_path, cwd, timeout):
+    """Runs the case's output until its first step boundary: a wall-time
+    limit of ~0 makes it write checkpoint 1 and exit 75. Returns a problem or None."""
+    cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", "--output=" + out_path,
+           "--checkpoint.walltime=1e-9"] + SMALL_RUN
+    rc, out, err, secs = run_bounded(cmd, cwd, timeout)
+    return None if rc == 75 else f"setup: the interrupted run exited {rc}, expected 75: {err}"
+
+
+def checkpoint_files(out_path):
+    stem = out_path[:-3] if out_path.endswith(".h5") else out_path
+    return sorted(glob.glob(stem + ".checkpoint-*") + glob.glob(stem + ".checkpoints") + [out_path + ".partial"])
+
+
+def corrupt_checkpoint(out_path):
+    path = glob.glob(out_path[:-3] + ".checkpoint-*.h5")[0]
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        f.write(b"corrupted by the bad-input test")
 
 
 def write(path, text):
@@ -160,6 +184,21 @@ def make_cases(scratch):
         C("output-is-directory", ["--overwrite"], "output", exists="dir"),
         C("output-directory-missing", [], "output"),
         C("output-empty-in-config", [empty_output_ini], "output", output=False),
+        # Checkpoint keys and restarts.
+        C("checkpoint-every-unknown", ["--checkpoint.every=sometimes"], "checkpoint.every"),
+        C("checkpoint-every-fraction-of-step", ["--checkpoint.every=steps:2.5"], "checkpoint.every"),
+        C("checkpoint-walltime-malformed", ["--checkpoint.walltime=1:xx"], "checkpoint.walltime"),
+        C("checkpoint-keep-zero", ["--checkpoint.keep=0"], "checkpoint.keep"),
+        C("restart-without-checkpoint", ["--restart=latest"], "restart"),
+        C("restart-finished-run", ["--restart=latest"], "restart", exists="file"),
+        C("restart-corrupted-checkpoint", ["--restart=latest"], "restart", interrupted=True,
+          setup=corrupt_checkpoint),
+        C("restart-changed-physics", ["--restart=latest", "--grid.cells=32"], "grid.cells", interrupted=True),
+        C("restart-changed-solver", ["--restart=latest", "-ts_type", "beuler"], "PETSc options", interrupted=True),
+        C("restart-unlisted-checkpoint", ["--restart=" + good_ini], "restart", interrupted=True),
+        C("restart-output-missing", ["--restart=latest"], "restart", interrupted=True,
+          setup=lambda out: os.remove(out + ".partial")),
+        C("fresh-run-over-checkpoints", [], "restart", interrupted=True),
         # The command.
         C("unknown-command", [], "frobnicate", command="frobnicate", output=False, small=False),
     ]
@@ -196,6 +235,18 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
             f.write(before)
     elif case.exists == "dir":
         os.makedirs(out_path)
+    kept = {}
+    if case.interrupted:
+        for p in checkpoint_files(out_path):
+            if os.path.exists(p):
+                os.remove(p)
+        problem = interrupt(mpiexec, binary, nranks, out_path, cwd, timeout)
+        if problem:
+            return case.name, [problem], 0.0, [], ""
+    if case.setup:
+        case.setup(out_path)
+    if case.interrupted:
+        kept = {p: open(p, "rb").read() for p in checkpoint_files(out_path) if os.path.exists(p)}
     if case.small:
         args += [o for o in SMALL_RUN if not key_given(args, o[2:].split("=")[0])]
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, case.command] + args
@@ -232,7 +283,11 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
                 problems.append(f"the existing directory {out_path} was replaced or modified")
         elif os.path.exists(out_path):
             problems.append(f"{out_path} exists afterwards")
-        if os.path.exists(partial):
+        if kept:
+            now = {p: open(p, "rb").read() for p in checkpoint_files(out_path) if os.path.exists(p)}
+            if now != kept:
+                problems.append("the interrupted run's partial output or checkpoints were modified")
+        elif os.path.exists(partial):
             problems.append(f"{partial} exists afterwards")
         if os.path.exists(xmf):
             problems.append(f"{xmf} exists afterwards")

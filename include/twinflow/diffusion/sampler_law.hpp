@@ -50,6 +50,8 @@ class SamplerLawReport {
   SamplerLawReport(Setup setup, const Box& box);
   /// Collective. Counts the generated particles (at Y_N) in the bins.
   void count_particles(MPI_Comm comm, const Ensemble& ensemble);
+  /// Collective. Saves or restores the particle counts.
+  void checkpoint(CheckpointArchive& archive);
   /// Collective. Runs the chain law of `scheme` with `score`, writes
   /// /sampler_law and returns the lines for the printed table.
   std::string run(const Grid& grid, const FixedStepScheme& scheme, ScoreField& score, OutputFile& out,

@@ -31,12 +31,19 @@ class MixtureMarginalScore : public ScoreField {
 /// ∇log p from PDE snapshots stored at the exact times the sampler asks for.
 class PdeScore : public ScoreField {
  public:
-  void add(double t, const Box& box, const std::vector<double>& density);
+  explicit PdeScore(const Box& box) : box_(box) {}
+  /// `density`: replicated natural-order field on the box.
+  void add(double t, const std::vector<double>& density);
   void score_block(double sigma, const double* x, double* s) override;
+  /// Collective. Saves or restores the stored densities.
+  void checkpoint(CheckpointArchive& archive);
 
  private:
+  /// Keeps log p well above the round-off of the solver.
+  static constexpr double kRelativeFloor = 1e-10;
+  Box box_;
   std::map<double, GridScore> fields_;
-  int dim_ = 1;
+  std::map<double, std::vector<double>> densities_;  ///< what the fields were built from, for checkpoints
 };
 
 /// Forward particles: Z_0 from diffusion.initial_law(data) (X_0 from the data
@@ -48,6 +55,7 @@ class LinearForwardSampler : public ParticleSampler {
                        std::uint64_t seed);
   void advance_to(std::int64_t index, double t) override;
   const Ensemble& ensemble() const override { return ens_; }
+  void checkpoint(CheckpointArchive& archive) override;
 
  private:
   Ensemble ens_;
@@ -63,6 +71,7 @@ class FixedStepSampler : public ParticleSampler {
                    std::uint64_t seed);
   void advance_to(std::int64_t step, double t) override;
   const Ensemble& ensemble() const override { return ens_; }
+  void checkpoint(CheckpointArchive& archive) override;
 
  private:
   void step_block(std::int64_t first, int n, std::int64_t k);

@@ -44,6 +44,7 @@ class ScoreDiffusionExperiment : public Experiment {
   void observe_particles(std::size_t j, double t, bool reverse, const Grid& grid, const std::vector<double>& histogram,
                          const ParticleSampler& sampler) override;
   std::string finish(OutputFile& out, const Grid& grid, Progress& progress) override;
+  void checkpoint(CheckpointArchive& archive) override;
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override;
   bool has_sampler_law() const override { return true; }
 

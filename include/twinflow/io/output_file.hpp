@@ -2,7 +2,11 @@
 // The run's HDF5 file (parallel HDF5 over MPI-IO). It is created under
 // "<path>.partial" and renamed to <path> by commit(); a file that is never
 // committed is removed, so no half-written output is ever left under the
-// final name. Every member function is collective over the communicator and
+// final name, unless a checkpoint refers to it (retain(), suspend(), or a
+// resumed run): then it stays as the interrupted run's output, and flush()
+// after each snapshot keeps every completed snapshot readable even after a
+// crash (series are allocated up front, so later raw-data writes do not
+// touch the file's metadata). Every member function is collective over the communicator and
 // must be called with the same arguments on every rank, except where a
 // parameter is this rank's owned block.
 #include <hdf5.h>
@@ -21,11 +25,26 @@ class OutputFile {
   /// Throws UsageError('output') when the file exists and overwrite is
   /// false, or when the directory is not writable.
   OutputFile(MPI_Comm comm, std::string path, bool overwrite);
+  /// Reopens "<path>.partial" of an interrupted run to continue it. Throws
+  /// UsageError('restart') when it is missing or not readable HDF5.
+  struct Resume {};
+  OutputFile(MPI_Comm comm, std::string path, Resume);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& partial_path() const { return partial_; }
+
+  /// Keeps "<path>.partial" when the file is destroyed uncommitted.
+  void retain() { retained_ = true; }
+  /// Writes HDF5's caches to disk.
+  void flush();
+  /// Closes the file and keeps it under "<path>.partial" (the run stops here
+  /// and a checkpoint continues it).
+  void suspend();
+  bool exists(const std::string& object) const;
+  std::string string_attribute(const std::string& object, const std::string& name) const;
 
   void attribute(const std::string& object, const std::string& name, const std::string& value);
   void attribute(const std::string& object, const std::string& name, double value);
@@ -36,7 +55,8 @@ class OutputFile {
 
   /// /grid: attributes and cell-centre coordinates x0, x1, x2.
   void write_grid(const Box& box);
-  /// A small 1-D dataset, written whole (values identical on every rank).
+  /// A small 1-D dataset, written whole (values identical on every rank);
+  /// an existing one is replaced.
   void write_vector(const std::string& path, const std::vector<double>& values);
   /// A small dataset of the given shape (C order), written whole (values
   /// identical on every rank).
@@ -44,21 +64,28 @@ class OutputFile {
                    const std::vector<double>& values);
   /// A [count, cells...] dataset for a time series of fields, one chunk per
   /// entry, with a trailing axis of `components` values per cell when there
-  /// is more than one; entries are filled by write_field.
+  /// is more than one; entries are filled by write_field and read as NaN
+  /// until then. An existing series (of a resumed run) is kept.
   void create_series(const std::string& path, std::int64_t count, const Box& box, int components = 1);
   /// Writes this rank's owned block (C order, components fastest) as entry
   /// `index` of a series.
   void write_field(const std::string& path, std::int64_t index, const Grid& grid,
                    const std::vector<double>& owned);
+  /// Reads this rank's owned block of entry `index` of a series of one value
+  /// per cell.
+  void read_field(const std::string& path, std::int64_t index, const Grid& grid,
+                  std::vector<double>& owned) const;
   /// Closes the file and renames it to its final name.
   void commit();
 
  private:
-  hid_t ensure_groups(const std::string& path);
+  // Writes or reads this rank's owned block of entry `index` of a series.
+  void transfer_field(const std::string& path, std::int64_t index, const Grid& grid, double* owned,
+                      bool write) const;
   MPI_Comm comm_;
   std::string path_, partial_;
   hid_t file_ = -1;
-  bool committed_ = false;
+  bool committed_ = false, retained_ = false;
 };
 
 /// Rank 0 writes an XDMF sidecar next to an HDF5 file so that ParaView opens

@@ -17,6 +17,7 @@
 
 namespace twinflow {
 
+class CheckpointArchive;
 class Config;
 class OptionSet;
 class OutputFile;
@@ -26,8 +27,17 @@ class Progress;
 class DensitySolver {
  public:
   virtual ~DensitySolver() = default;
-  /// Integrates from time() to t (t >= time()).
-  virtual void advance_to(double t) = 0;
+  /// Called on every rank after every time step with the time reached;
+  /// returning true stops the integration at that step boundary (to write a
+  /// checkpoint).
+  using StepHook = std::function<bool(double t)>;
+  /// Integrates from time() towards t (t >= time()). Returns true when t is
+  /// reached, false when `stop` asked to stop first; calling again continues
+  /// the same interval with the same steps.
+  virtual bool advance_to(double t, const StepHook& stop = nullptr) = 0;
+  /// Saves or restores all the state a continuation needs, so that a
+  /// restored solver takes bit-identical steps at the same rank count.
+  virtual void checkpoint(CheckpointArchive& archive) = 0;
   /// The density (dof 1 global Vec on the grid), valid until the next advance.
   virtual Vec density() const = 0;
   virtual double time() const = 0;
@@ -68,6 +78,9 @@ class ParticleSampler {
   /// samplers at reverse step `step` (see Experiment::reverse_steps).
   virtual void advance_to(std::int64_t step, double t) = 0;
   virtual const Ensemble& ensemble() const = 0;
+  /// Collective. Saves or restores the particles' state (in global-id order,
+  /// so a sampler built on any partition restores its own ids).
+  virtual void checkpoint(CheckpointArchive& archive) = 0;
 };
 
 class Experiment {
@@ -97,6 +110,8 @@ class Experiment {
   /// Collective. Runs after both sides: writes the family's own comparisons
   /// (under /compare/<family>/) and returns lines for the printed table.
   virtual std::string finish(OutputFile& /*out*/, const Grid& /*grid*/, Progress& /*progress*/) { return {}; }
+  /// Collective. Saves or restores what the observe_* calls accumulated.
+  virtual void checkpoint(CheckpointArchive& /*archive*/) {}
   /// True when the family computes the `sampler_law` report (the exact law
   /// of its generative sampler on the grid).
   virtual bool has_sampler_law() const { return false; }

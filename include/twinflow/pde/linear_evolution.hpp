@@ -29,7 +29,8 @@ class LinearImplicitTerm {
   double shift_ = -1;  ///< shift of the current J
 };
 
-/// dp/dt = L p on a DMDA, by default with BDF2 and fixed steps; every
+/// dp/dt = L p on a DMDA, by default with ARKIMEX L2 (L-stable SDIRK2, fully
+/// implicit here) and fixed steps; every
 /// -ts_*, -ksp_*, -pc_* option overrides.
 class LinearEvolution : public TsEvolution {
  public:

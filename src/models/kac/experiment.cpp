@@ -14,6 +14,7 @@
 #include "twinflow/core/error.hpp"
 #include "twinflow/core/timing.hpp"
 #include "twinflow/diffusion/samplers.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
 
 namespace twinflow::kac {
@@ -57,7 +58,8 @@ class KacExperiment : public Experiment {
         horizon_(c.real("time.end")),
         pde_dt_(horizon_ / static_cast<double>(c.integer("pde.steps"))),
         seed_(static_cast<std::uint64_t>(c.integer("seed"))),
-        particles_(c.integer("particles.count")) {
+        particles_(c.integer("particles.count")),
+        box_(Box::from_config(c, dim_)) {
     if (!data_.diagonal())
       throw UsageError("kac.data", "has a non-diagonal covariance; accepted: diagonal covariances (the Kac "
                                    "process acts on each coordinate independently)");
@@ -212,6 +214,25 @@ class KacExperiment : public Experiment {
     return table(exact_moment, exact_atoms, diffusion);
   }
 
+  void checkpoint(CheckpointArchive& a) override {
+    a.value("pde_initial_moment", pde_initial_moment_);
+    const std::vector<std::pair<std::string, std::vector<double>*>> series = {
+        {"pde_moment", &pde_moment_},           {"pde_window", &pde_window_},
+        {"exact_window", &exact_window_},       {"particle_moment", &particle_moment_},
+        {"particle_moment_error", &particle_moment_error_}, {"particle_atoms", &particle_atoms_},
+        {"particle_window", &particle_window_}};
+    for (const auto& [name, v] : series) a.replicated(name, *v);
+    // The generated samples' figures, once the flow has finished.
+    std::vector<double> flow;
+    if (flow_) flow = {flow_->w1, flow_->w1_floor, flow_->l1, flow_->l1_floor, flow_->hellinger};
+    a.replicated("flow", flow);
+    if (!a.saving() && !flow.empty()) flow_ = Generative{flow[0], flow[1], flow[2], flow[3], flow[4]};
+    if (pde_velocity_) {
+      CheckpointArchive v = a.scope("pde_velocity");
+      pde_velocity_->checkpoint(v, box_);
+    }
+  }
+
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override {
     // The law of a component is a product over coordinates of the Kac law
     // carried by a point mass or a Gaussian: cell averages are products of
@@ -357,6 +378,7 @@ class KacExperiment : public Experiment {
   double horizon_, pde_dt_;
   std::uint64_t seed_;
   std::int64_t particles_;
+  Box box_;
   std::shared_ptr<PdeVelocity> pde_velocity_;
   double pde_initial_moment_ = 0;
   std::vector<double> pde_moment_, pde_window_, exact_window_, particle_moment_, particle_moment_error_,

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "twinflow/core/error.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/pde/ts_evolution.hpp"
 
 namespace twinflow::kac {
@@ -117,6 +118,11 @@ void PdeVelocity::add(double t, const Box& box, std::vector<double> velocity) {
   box_ = box;
 }
 
+void PdeVelocity::checkpoint(CheckpointArchive& a, const Box& box) {
+  a.replicated("velocities", fields_);
+  box_ = box;
+}
+
 void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
   // The PDE stopped at every time the flow uses: look it up exactly (up to
   // round-off in T − s).
@@ -175,6 +181,17 @@ void ForwardSampler::advance_to(std::int64_t, double t) {
     }
   }
   time_ = t;
+}
+
+void ForwardSampler::checkpoint(CheckpointArchive& a) {
+  const int d = ens_.dim;
+  a.particles("x", ens_, ens_.x, d);
+  a.particles("origin", ens_, origin_, d);
+  a.particles("next_switch", ens_, next_switch_, d);
+  a.particles("events", ens_, events_, d);
+  a.particles("direction", ens_, direction_, d);
+  a.particles("point_mass", ens_, point_mass_, 1);
+  a.value("time", time_);
 }
 
 bool ForwardSampler::on_atom(std::int64_t p) const {
@@ -262,7 +279,16 @@ PetscErrorCode FlowSampler::post_step(TS ts) {
   PetscCall(TSGetTime(ts, &s));
   const double t_before = std::max(self->horizon_ - self->s_before_, 0.0), t = std::max(self->horizon_ - s, 0.0);
   self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count);
+  // after_step may move points, so a first-same-as-last scheme (dp5) must
+  // not reuse the last stage's slope; restarting also makes every step
+  // boundary a point a checkpoint resumes from bit-identically.
+  PetscCall(TSRestartStep(ts));
   PetscFunctionReturn(0);
+}
+
+void FlowSampler::checkpoint(CheckpointArchive& a) {
+  a.particles("x", ens_, ens_.x, ens_.dim);
+  checkpoint_ts_clock(a, ts_);
 }
 
 void FlowSampler::advance_to(std::int64_t step, double) {

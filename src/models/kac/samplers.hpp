@@ -75,6 +75,8 @@ class PdeVelocity : public VelocityModel {
   /// `velocity`: replicated natural-order field, dim values per cell.
   void add(double t, const Box& box, std::vector<double> velocity);
   void evaluate(double t, const double* x, std::int64_t n, double* v) override;
+  /// Collective. Saves or restores the stored fields (restoring needs the box).
+  void checkpoint(CheckpointArchive& archive, const Box& box);
 
  private:
   std::map<double, std::vector<double>> fields_;
@@ -94,6 +96,7 @@ class ForwardSampler : public ParticleSampler {
   /// True for a particle that started on a point mass of the data and has
   /// not switched in any coordinate: it sits on an atom.
   bool on_atom(std::int64_t p) const;
+  void checkpoint(CheckpointArchive& archive) override;
 
  private:
   Ensemble ens_;
@@ -123,6 +126,7 @@ class FlowSampler : public ParticleSampler {
   FlowSampler& operator=(const FlowSampler&) = delete;
   void advance_to(std::int64_t step, double t) override;
   const Ensemble& ensemble() const override { return ens_; }
+  void checkpoint(CheckpointArchive& archive) override;
 
  private:
   static PetscErrorCode rhs(TS ts, PetscReal s, Vec x, Vec f, void* ctx);
