@@ -11,6 +11,7 @@
 #include "registry.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/run_control.hpp"
 #include "twinflow/version.hpp"
 
 namespace {
@@ -22,7 +23,8 @@ const char* kUsage =
     "Computes a generative model's dynamics twice, as a density on a PETSc grid and as an\n"
     "MPI particle ensemble, and writes both with their comparison to one HDF5 file.\n"
     "Launch with mpirun/mpiexec, or srun --mpi=pmix under Slurm.\n\n"
-    "Exit codes: 0 success, 1 runtime failure, 2 input rejected (one line names the key).\n\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 input rejected (one line names the key),\n"
+    "75 checkpointed and stopped early (signal or checkpoint.walltime): resume with --restart=latest.\n\n"
     "Families:\n";
 
 int say_error(int rank, const std::string& what, int code) {
@@ -33,6 +35,7 @@ int say_error(int rank, const std::string& what, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  twinflow::catch_stop_signals();
   MPI_Init(&argc, &argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

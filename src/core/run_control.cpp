@@ -26,6 +26,13 @@ std::string signal_name(int s) {
 
 }  // namespace
 
+void catch_stop_signals() {
+  struct sigaction a {};
+  a.sa_handler = remember_signal;
+  sigemptyset(&a.sa_mask);
+  for (int s : kSignals) sigaction(s, &a, nullptr);
+}
+
 RunControl::Every RunControl::Every::parse(const std::string& key, const std::string& text) {
   const std::string accepted = "accepted: off, steps:N (N >= 1 steps) or time:X (simulated time X > 0)";
   Every e;
@@ -55,11 +62,8 @@ double RunControl::parse_walltime(const std::string& key, const std::string& tex
 
 RunControl::RunControl(MPI_Comm comm, Every every, double walltime_seconds)
     : comm_(comm), every_(every), walltime_(walltime_seconds), start_(MPI_Wtime()), last_boundary_(start_) {
-  g_signal = 0;
-  struct sigaction a {};
-  a.sa_handler = remember_signal;
-  sigemptyset(&a.sa_mask);
-  for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &a, &previous_[i]);
+  for (int i = 0; i < 3; ++i) sigaction(kSignals[i], nullptr, &previous_[i]);
+  catch_stop_signals();
 }
 
 RunControl::~RunControl() {

@@ -61,7 +61,7 @@ FAMILY_RUNS = {
 }
 PROVENANCE = {"created_utc", "slurm_job_id", "slurm_array_task_id", "nranks", "mpi_library", "run_id"}
 # Keys a restart may change; the /config text is compared without them.
-OUTPUT_ONLY = {"quiet", "progress_interval", "overwrite", "restart", "every", "walltime", "keep"}
+OUTPUT_ONLY = {"output", "quiet", "progress_interval", "overwrite", "restart", "every", "walltime", "keep"}
 # A diagnostic at round-off level: not comparable across rank counts.
 ROUNDOFF_ATTRS = {"max_relative_mass_drift"}
 

@@ -17,6 +17,11 @@ namespace twinflow {
 /// EX_TEMPFAIL, "try again later".
 inline constexpr int kExitCheckpointed = 75;
 
+/// Makes SIGTERM, SIGUSR1 and SIGINT only set the stop flag. Called first
+/// thing in main (a signal during start-up is then honoured at the first step
+/// boundary) and again by RunControl, after PETSc installed its own handlers.
+void catch_stop_signals();
+
 class RunControl {
  public:
   enum class Action { kContinue, kCheckpoint, kCheckpointAndStop };
@@ -30,8 +35,9 @@ class RunControl {
   /// checkpoint.walltime: 0 (off), seconds, or [[H:]M:]S. Throws UsageError(key).
   static double parse_walltime(const std::string& key, const std::string& text);
 
-  /// Installs the signal handlers (restored by the destructor). The wall
-  /// clock starts here.
+  /// Catches the stop signals (PETSc's handlers are restored by the
+  /// destructor); a signal caught earlier still counts. The wall clock
+  /// starts here.
   RunControl(MPI_Comm comm, Every every, double walltime_seconds);
   ~RunControl();
   RunControl(const RunControl&) = delete;
