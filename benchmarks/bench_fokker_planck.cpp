@@ -1,5 +1,6 @@
 // PDE step cost of the `ou` Fokker–Planck solver on a 2-D grid of 1024²
-// cells (default TS: BDF2, GMRES + the default preconditioner, rtol 1e-13),
+// cells (default TS: ARKIMEX L2, two implicit stages, GMRES + the default
+// preconditioner, rtol 1e-13),
 // with the Krylov iterations per step. Reference run, side by side: one
 // sparse matrix-vector product with the same operator (the cheapest thing a
 // step could cost); the ratio is step time / SpMV time. PETSc options on the

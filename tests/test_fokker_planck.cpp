@@ -22,7 +22,7 @@ struct FpResult {
   double l1, mass_drift, min_density;
 };
 
-// Solves to T with dt ∝ h (BDF2 and the flux are both second order, so the
+// Solves to T with dt ∝ h (ARKIMEX L2 and the flux are both second order, so the
 // error should fall 4× per halving of h and dt together).
 FpResult solve(int dim, int cells, double T, const std::string& target) {
   auto r = make_ou({"--grid.dim=" + std::to_string(dim), "--grid.cells=" + std::to_string(cells),
