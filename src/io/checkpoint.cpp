@@ -126,12 +126,6 @@ std::string CheckpointArchive::path(const std::string& name) const {
   return group_ == "/" ? "/" + name : group_ + "/" + name;
 }
 
-bool CheckpointArchive::has(const std::string& name) const {
-  if (H5Lexists(file_, path(name).c_str(), H5P_DEFAULT) > 0) return true;
-  if (H5Lexists(file_, group_.c_str(), H5P_DEFAULT) <= 0 && group_ != "/") return false;
-  return H5Aexists_by_name(file_, group_.c_str(), name.c_str(), H5P_DEFAULT) > 0;
-}
-
 template <class T>
 void CheckpointArchive::scalar(const std::string& name, hid_t type, T& v) {
   if (saving()) {

@@ -25,13 +25,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, report, run_bounded  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # the first python3 on the PATH may lack them
-    sys.exit(f"check_output: needs h5py and numpy ({e}); run with /usr/bin/python3")
+h5py, np = need_h5py("check_output")
 
 TIMEOUT = 55  # seconds for the run itself
 SNAPSHOTS = 11

@@ -34,13 +34,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, mpi_env, report, run_bounded  # noqa: E402
+from e2e_common import Checks, mpi_env, need_h5py, report, run_bounded  # noqa: E402
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:
-    sys.exit(f"check_restart: needs h5py and numpy ({e}); run with /usr/bin/python3")
+h5py, np = need_h5py("check_restart")
 
 TIMEOUT = 120
 EXIT_CHECKPOINTED = 75

@@ -24,13 +24,9 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, report, run_bounded  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:
-    sys.exit(f"check_score_twins: needs h5py and numpy ({e}); run with /usr/bin/python3")
+h5py, np = need_h5py("check_score_twins")
 
 TIMEOUT = 180
 PARTICLES = 200000

@@ -1,11 +1,22 @@
-"""Shared pieces of the end-to-end test scripts: the MPI environment, a
-bounded run of a command in its own process group, the check collector and
-the failure report."""
+"""Shared pieces of the end-to-end test scripts: h5py and numpy, the MPI
+environment, a bounded run of a command in its own process group, the check
+collector and the failure report."""
 import os
 import signal
 import subprocess
 import sys
 import time
+
+
+def need_h5py(script):
+    """Returns (h5py, numpy), or exits naming the script when either is
+    missing (the first python3 on the PATH may lack them)."""
+    try:
+        import h5py
+        import numpy
+    except ImportError as e:
+        sys.exit(f"{script}: needs h5py and numpy ({e}); run with /usr/bin/python3")
+    return h5py, numpy
 
 
 def mpi_env():

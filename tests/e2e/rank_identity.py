@@ -19,13 +19,9 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import report, run_bounded  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # the first python3 on the PATH may lack them
-    sys.exit(f"rank_identity: needs h5py and numpy ({e}); run with /usr/bin/python3")
+h5py, np = need_h5py("rank_identity")
 
 TIMEOUT = 50
 SMALL = ["--particles.count=5003", "--time.end=0.5", "--ou.steps=20", "--grid.cells=64", "--quiet"]
@@ -34,13 +30,7 @@ BITWISE = ["/particles/histogram", "/reverse/histogram"]
 ROUNDOFF = ["/pde/density", "/reverse/pde_density"]
 RTOL = 1e-10
 
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-    return bool(condition)
+check = Checks()
 
 
 def run(mpiexec, binary, nranks, output, extra, cwd):
@@ -143,7 +133,7 @@ def main():
                     # Two particles from a law well inside the box: both land on the grid.
                     check(np.all(counts == 2), f"{name} in two-particles.h5 holds {counts} particles, expected 2")
 
-    return report("rank_identity", failures)
+    return report("rank_identity", check.failures)
 
 
 if __name__ == "__main__":

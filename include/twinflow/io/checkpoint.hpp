@@ -38,8 +38,6 @@ class CheckpointArchive {
   MPI_Comm comm() const { return comm_; }
   /// The archive of a nested group.
   CheckpointArchive scope(const std::string& name) const;
-  /// True when the group holds `name` (a value or an array).
-  bool has(const std::string& name) const;
 
   /// Values identical on every rank.
   void value(const std::string& name, double& v);

@@ -66,7 +66,7 @@ class KacExperiment : public Experiment {
     if (c.choice("kac.velocity") == "pde") {
       if (!c.boolean("pde.enabled"))
         throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
-      pde_velocity_ = std::make_shared<PdeVelocity>();
+      pde_velocity_ = std::make_shared<PdeVelocity>(box_);
     }
     const auto snapshots = static_cast<std::size_t>(c.integer("time.snapshots"));
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
@@ -116,7 +116,7 @@ class KacExperiment : public Experiment {
     std::vector<double> owned, full;
     pde.extra_field("velocity", owned);
     grid.replicate(owned, dim_, full);
-    pde_velocity_->add(t, grid.box(), std::move(full));
+    pde_velocity_->add(t, std::move(full));
   }
 
   void observe_snapshot(std::size_t j, double t, const Grid& grid, const std::vector<double>& density) override {
@@ -229,7 +229,7 @@ class KacExperiment : public Experiment {
     if (!a.saving() && !flow.empty()) flow_ = Generative{flow[0], flow[1], flow[2], flow[3], flow[4]};
     if (pde_velocity_) {
       CheckpointArchive v = a.scope("pde_velocity");
-      pde_velocity_->checkpoint(v, box_);
+      pde_velocity_->checkpoint(v);
     }
   }
 

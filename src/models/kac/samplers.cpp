@@ -113,15 +113,9 @@ void ExactVelocity::after_step(double t_before, const double* x_before, double t
     }
 }
 
-void PdeVelocity::add(double t, const Box& box, std::vector<double> velocity) {
-  fields_.insert_or_assign(t, std::move(velocity));
-  box_ = box;
-}
+void PdeVelocity::add(double t, std::vector<double> velocity) { fields_.insert_or_assign(t, std::move(velocity)); }
 
-void PdeVelocity::checkpoint(CheckpointArchive& a, const Box& box) {
-  a.replicated("velocities", fields_);
-  box_ = box;
-}
+void PdeVelocity::checkpoint(CheckpointArchive& a) { a.replicated("velocities", fields_); }
 
 void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
   // The PDE stopped at every time the flow uses: look it up exactly (up to

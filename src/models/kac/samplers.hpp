@@ -72,15 +72,16 @@ class ExactVelocity : public VelocityModel {
 /// interpolated multilinearly between cell centres.
 class PdeVelocity : public VelocityModel {
  public:
-  /// `velocity`: replicated natural-order field, dim values per cell.
-  void add(double t, const Box& box, std::vector<double> velocity);
+  explicit PdeVelocity(const Box& box) : box_(box) {}
+  /// `velocity`: replicated natural-order field on the box, dim values per cell.
+  void add(double t, std::vector<double> velocity);
   void evaluate(double t, const double* x, std::int64_t n, double* v) override;
-  /// Collective. Saves or restores the stored fields (restoring needs the box).
-  void checkpoint(CheckpointArchive& archive, const Box& box);
+  /// Collective. Saves or restores the stored fields.
+  void checkpoint(CheckpointArchive& archive);
 
  private:
-  std::map<double, std::vector<double>> fields_;
   Box box_;
+  std::map<double, std::vector<double>> fields_;
 };
 
 /// Forward particles: X_0 from the data law, then X_t = X_0 + K_t with the
