@@ -243,11 +243,13 @@ start_munged() {
     --seed-file="$STATE/munge/munged.seed" \
     --log-file="$STATE/log/munged.log" \
     </dev/null >>"$STATE/log/munged.out" 2>&1 &
-  echo $! >"$STATE/pids/munged.pid"
-  local i
+  local munged_pid=$! i
+  echo "$munged_pid" >"$STATE/pids/munged.pid"
   for ((i = 0; i < 100; i++)); do
     munge_works "$run/munge/munge.socket" && return 0
-    [[ -n $(pid_of munged) ]] || break
+    # Whether it is still running, not pid_of: right after the fork the
+    # child may not have exec'd munged yet, so its command line is ours.
+    kill -0 "$munged_pid" 2>/dev/null || break
     sleep 0.1
   done
   show_logs
