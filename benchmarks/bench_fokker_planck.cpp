@@ -8,8 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <petscts.h>
 
-#include "app/driver.hpp"
-#include "models/ou/experiment.hpp"
+#include "fixture.hpp"
 #include "models/ou/fokker_planck.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/grid/grid.hpp"
@@ -22,11 +21,9 @@ namespace {
 constexpr int kCells = 1024;
 
 struct Setup {
-  OptionSet options = all_options();
-  Config config = Config::parse(options, "", {"--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
+  testing::Run run = testing::make_run("ou", {"--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
                                               "--time.end=0.1", "--pde.steps=100"});
-  std::unique_ptr<Experiment> experiment = ou::family().make(config, PETSC_COMM_WORLD);
-  Grid grid{PETSC_COMM_WORLD, Box::from_config(config, experiment->dim())};
+  const Grid& grid = *run.grid;
 };
 
 std::unique_ptr<Setup> the_setup;  // destroyed before PetscFinalize
@@ -38,7 +35,7 @@ Setup& setup() {
 
 void BM_FokkerPlanckStep(benchmark::State& state) {
   Setup& s = setup();
-  auto pde = s.experiment->make_density_solver(s.grid, nullptr);
+  auto pde = s.run.model->make_density_solver(s.grid);
   auto* lin = dynamic_cast<LinearEvolution*>(pde.get());
   double t = 0;
   for (auto _ : state) {

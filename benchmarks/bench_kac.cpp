@@ -17,8 +17,7 @@
 #include <cstring>
 #include <vector>
 
-#include "app/driver.hpp"
-#include "models/kac/experiment.hpp"
+#include "fixture.hpp"
 #include "models/kac/samplers.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/grid/grid.hpp"
@@ -92,17 +91,14 @@ void BM_VelocityFloorBessel(benchmark::State& state) {
 }
 
 struct PdeSetup {
-  OptionSet options = all_options();
-  Config config = Config::parse(options, "", {"--family=kac", "--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
-                                              "--kac.data=0.5:-1,0:0.04;0.5:1,0:0.04", "--pde.steps=1000"});
-  std::unique_ptr<Experiment> experiment = kac::family().make(config, PETSC_COMM_WORLD);
-  Grid grid{PETSC_COMM_WORLD, Box::from_config(config, experiment->dim())};
+  testing::Run run = testing::make_run("kac", {"--grid.dim=2", "--grid.cells=" + std::to_string(kCells),
+                                               "--kac.data=0.5:-1,0:0.04;0.5:1,0:0.04", "--pde.steps=1000"});
 };
 std::unique_ptr<PdeSetup> the_setup;  // destroyed before PetscFinalize
 
 void BM_TelegrapherStep(benchmark::State& state) {
   if (!the_setup) the_setup = std::make_unique<PdeSetup>();
-  auto pde = the_setup->experiment->make_density_solver(the_setup->grid, nullptr);
+  auto pde = the_setup->run.model->make_density_solver(*the_setup->run.grid);
   auto* ts = dynamic_cast<TsEvolution*>(pde.get());
   double t = 0;
   for (auto _ : state) {

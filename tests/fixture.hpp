@@ -1,42 +1,45 @@
 #pragma once
-// Builds a family's experiment and its grid from --key=value overrides, the
-// way the driver does, and gathers particle ensembles, for tests of the PDE
-// and particle sides.
+// Builds a family's experiment and its state spaces from --key=value
+// overrides, the way the driver does, and gathers particle ensembles, for
+// tests of the PDE and particle sides.
 #include <mpi.h>
 
+#include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "app/driver.hpp"
-#include "models/kac/experiment.hpp"
-#include "models/kinetic/experiment.hpp"
-#include "models/ou/experiment.hpp"
+#include "app/registry.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/grid/grid.hpp"
+#include "twinflow/run/density_twin.hpp"
 
 namespace twinflow::testing {
 
 struct Run {
   Config config;
   std::unique_ptr<Experiment> experiment;
-  std::unique_ptr<Grid> grid;
+  std::vector<std::unique_ptr<StateSpace>> spaces;
+  DensityTwinExperiment* model = nullptr;  ///< the experiment, for the density-twin families
+  const Grid* grid = nullptr;              ///< the run's grid, when it has one
 };
 
-inline Run make_run(const Family& family, const std::vector<std::string>& overrides) {
-  static const OptionSet options = all_options();
+/// Collective. The run of `family` with the given overrides (--family is added).
+inline Run make_run(const std::string& family, std::vector<std::string> overrides) {
+  static const OptionSet options = all_options(families());
+  if (std::none_of(overrides.begin(), overrides.end(), [](const std::string& o) { return o.rfind("--family=", 0) == 0; }))
+    overrides.push_back("--family=" + family);
   Run r;
   r.config = Config::parse(options, "", overrides);
-  r.experiment = family.make(r.config, PETSC_COMM_WORLD);
-  r.grid = std::make_unique<Grid>(PETSC_COMM_WORLD, Box::from_config(r.config, r.experiment->dim()));
+  for (const auto& f : families())
+    if (f.name == family) r.experiment = f.make(r.config, PETSC_COMM_WORLD);
+  if (!r.experiment) throw std::logic_error("no family " + family);
+  r.spaces = r.experiment->spaces(PETSC_COMM_WORLD);
+  r.model = dynamic_cast<DensityTwinExperiment*>(r.experiment.get());
+  if (const auto* g = dynamic_cast<const GridSpace*>(r.spaces.front().get())) r.grid = &g->grid();
   return r;
-}
-
-inline Run make_ou(const std::vector<std::string>& overrides) { return make_run(ou::family(), overrides); }
-inline Run make_kac(const std::vector<std::string>& overrides) { return make_run(kac::family(), overrides); }
-inline const Family& kinetic_family() {
-  static const Family f = kinetic::family();
-  return f;
 }
 
 /// Collective. Every rank's positions in global-id order, on every rank.

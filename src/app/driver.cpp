@@ -3,13 +3,11 @@
 #include <H5public.h>
 #include <petscsys.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,11 +15,10 @@
 #include <set>
 #include <sstream>
 
-#include "registry.hpp"
-#include "twinflow/compare/metrics.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/core/run_control.hpp"
 #include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
@@ -30,21 +27,29 @@
 
 namespace twinflow {
 
-OptionSet all_options() {
+namespace {
+
+/// Version of the checkpoint layout: 2 is the run model of stages, spaces,
+/// twins and the field store.
+constexpr std::int64_t kCheckpointSchema = 2;
+
+}  // namespace
+
+OptionSet all_options(const std::vector<Family>& families) {
   OptionSet o;
-  std::string names;
-  for (const auto& f : families()) names += (names.empty() ? "" : ", ") + f.name;
   std::vector<std::string> family_names;
-  for (const auto& f : families()) family_names.push_back(f.name);
-  o.add("family", "ou", "model family: " + names, Accept::choice(family_names));
+  for (const auto& f : families) family_names.push_back(f.name);
+  o.add("family", "ou", "model family", Accept::choice(family_names));
   o.add("output", "twinflow.h5", "HDF5 output path (an XDMF sidecar .xmf is written beside it)",
         Accept::any_text("a path in a writable directory"));
   o.add("overwrite", "false", "replace an existing output file", Accept::boolean());
   o.add("seed", "1", "seed of the counter-based RNG", Accept::integer(0, 9.007199254740992e15));
   o.add("quiet", "false", "no progress lines", Accept::boolean());
   o.add("progress_interval", "2", "seconds between progress lines", Accept::positive_real());
-  o.add("grid.dim", "1", "space dimension d of the data (kinetic: the grid is phase space (x, v), 2d axes)",
-        Accept::integer(1, 3));
+  o.add("grid.dim", "1",
+        "space dimension d of the data (kinetic: the state is phase space (x, v), 2d axes); beyond 3 (the PDE "
+        "grid's limit) a run has particles only, compared on the sample space",
+        Accept::integer(1, 64));
   o.add("grid.cells", "256", "cells per dimension", Accept::integer_list(1));
   o.add("grid.lower", "-6", "lower corner of the box", Accept::real_list());
   o.add("grid.upper", "6", "upper corner of the box", Accept::real_list());
@@ -66,18 +71,28 @@ OptionSet all_options() {
         Accept::any_text("0 (off), seconds, or [[H:]M:]S"));
   o.add("checkpoint.keep", "2", "checkpoints kept (older ones are removed once a newer one is complete)",
         Accept::integer(1, 1e6));
-  for (const auto& f : families()) f.declare_options(o);
+  for (const auto& f : families) {
+    o.set_family(f.name);
+    f.declare_options(o);
+  }
+  o.set_family("");
   return o;
 }
 
-RunArguments split_run_arguments(const std::vector<std::string>& tokens) {
+RunArguments split_run_arguments(const std::vector<std::string>& tokens, const OptionSet& options) {
+  static const std::set<std::string> booleans = {"true", "false", "1", "0", "yes", "no", "on", "off"};
   RunArguments a;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const std::string& t = tokens[i];
     if (t == "--help" || t == "-h") {
       a.help = true;
     } else if (t.rfind("--", 0) == 0) {
-      a.overrides.push_back(t);
+      // `--key value`: the next token is the value when the key is declared,
+      // takes a value, and the token is not an option itself.
+      const OptionSet::Key* key = t.find('=') == std::string::npos ? options.find(t.substr(2)) : nullptr;
+      const bool value_next = key && i + 1 < tokens.size() && tokens[i + 1].rfind("-", 0) != 0 &&
+                              (key->accept.kind != Accept::Kind::kBoolean || booleans.count(tokens[i + 1]));
+      a.overrides.push_back(value_next ? t + "=" + tokens[++i] : t);
     } else if (t.size() > 1 && t[0] == '-') {
       // A PETSc option; its value is the next token unless that is an option.
       a.petsc.push_back(t);
@@ -89,32 +104,14 @@ RunArguments split_run_arguments(const std::vector<std::string>& tokens) {
     } else if (a.config_path.empty()) {
       a.config_path = t;
     } else {
-      throw UsageError("config", "'" + t + "' is a second config file; accepted: one INI file, then --key=value overrides");
+      throw UsageError("config", "'" + t + "' is a second config file; accepted: one INI file, then --key=value "
+                                 "overrides (a value after a space belongs to a key: --ou.steps 50)");
     }
   }
   return a;
 }
 
 namespace {
-
-struct Schedule {
-  std::vector<double> times;            ///< forward output times t_j
-  std::vector<std::int64_t> rev_steps;  ///< reverse output steps k_j
-  std::vector<double> rev_times;        ///< s_j = k_j T / N
-};
-
-Schedule make_schedule(double horizon, std::int64_t snapshots, std::int64_t reverse_steps) {
-  Schedule s;
-  for (std::int64_t j = 0; j < snapshots; ++j) {
-    s.times.push_back(horizon * static_cast<double>(j) / static_cast<double>(snapshots - 1));
-    if (reverse_steps > 0) {
-      const auto k = static_cast<std::int64_t>(std::llround(static_cast<double>(j * reverse_steps) / static_cast<double>(snapshots - 1)));
-      s.rev_steps.push_back(k);
-      s.rev_times.push_back(horizon * static_cast<double>(k) / static_cast<double>(reverse_steps));
-    }
-  }
-  return s;
-}
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
@@ -133,7 +130,7 @@ std::string mpi_library() {
 
 std::string petsc_options_text() {
   char* all = nullptr;
-  PetscOptionsGetAll(nullptr, &all);
+  TF_CHECK_PETSC(PetscOptionsGetAll(nullptr, &all));
   std::string s = all ? all : "";
   PetscFree(all);
   return trim(s);
@@ -160,85 +157,28 @@ void write_provenance(OutputFile& out, MPI_Comm comm, const Config& config, cons
   std::string created = utc_now(), job, task;
   if (const char* j = std::getenv("SLURM_JOB_ID")) job = j;
   if (const char* t = std::getenv("SLURM_ARRAY_TASK_ID")) task = t;
-  for (std::string* s : {&created, &job, &task}) {
-    int len = static_cast<int>(s->size());
-    MPI_Bcast(&len, 1, MPI_INT, 0, comm);
-    s->resize(static_cast<std::size_t>(len));
-    MPI_Bcast(s->data(), len, MPI_CHAR, 0, comm);
-  }
+  for (std::string* s : {&created, &job, &task}) broadcast(comm, *s);
   out.attribute("/", "created_utc", created);
-  out.attribute("/", "config", config.resolved_ini());
+  out.attribute("/", "config", config.resolved_ini(family));
   out.attribute("/", "petsc_options", petsc_options_text());
   if (!job.empty()) out.attribute("/", "slurm_job_id", job);
   if (!task.empty()) out.attribute("/", "slurm_array_task_id", task);
 }
 
-std::string format_table(const Schedule& s, const std::vector<Comparison>& fwd, const std::vector<Comparison>& rev,
-                         const std::vector<double>& mass, const std::vector<double>& exact_l1, const std::string& reference,
-                         bool w1) {
-  std::ostringstream os;
-  char line[400];
-  os << "\nForward: particle histogram vs " << reference << " density at each snapshot time t;\n"
-     << "reverse: generated particles at reverse time s = T - t vs the " << reference << " density p_t.\n"
-     << "floor = expected L1 of a histogram of N exact samples (statistical noise floor).\n";
-  std::snprintf(line, sizeof line, "%8s %10s | %9s %9s %9s %9s%s | %8s %9s %9s%s%s\n", "t", "mass", "L1", "hellinger",
-                "KL", "floor", w1 ? "        W1" : "", "rev s", "rev L1", "rev floor", w1 ? "    rev W1" : "",
-                exact_l1.empty() ? "" : " | PDE-exact L1");
-  os << line;
-  const std::size_t n = s.times.size();
-  for (std::size_t j = 0; j < n; ++j) {
-    std::string row;
-    auto add = [&](const char* fmt, double v) {
-      char b[64];
-      std::snprintf(b, sizeof b, fmt, v);
-      row += b;
-    };
-    add("%8.4f ", s.times[j]);
-    add("%10.6f |", mass.empty() ? NAN : mass[j]);
-    if (!fwd.empty()) {
-      add(" %9.2e", fwd[j].l1);
-      add(" %9.2e", fwd[j].hellinger);
-      add(" %9.2e", fwd[j].kl);
-      add(" %9.2e", fwd[j].noise_floor);
-      if (w1) add(" %9.2e", fwd[j].w1);
-    } else {
-      row += std::string(w1 ? 50 : 40, ' ');
-    }
-    row += " |";
-    if (!rev.empty()) {
-      const std::size_t r = n - 1 - j;  // reverse output whose s matches T − t_j
-      add(" %8.4f", s.rev_times[r]);
-      add(" %9.2e", rev[r].l1);
-      add(" %9.2e", rev[r].noise_floor);
-      if (w1) add(" %9.2e", rev[r].w1);
-    }
-    if (!exact_l1.empty()) add(" | %12.2e", exact_l1[j]);
-    os << row << "\n";
-  }
-  return os.str();
-}
-
-void write_comparisons(OutputFile& out, const std::string& prefix, const std::vector<Comparison>& c) {
-  if (c.empty()) return;
-  for (const auto& name : comparison_fields()) {
-    std::vector<double> v;
-    for (const auto& x : c) v.push_back(comparison_field(x, name));
-    out.write_vector("/compare/" + prefix + name, v);
-  }
-}
-
+// Unused PETSc options, reported once every stage is set up (every PETSc
+// object that reads options exists then), before the long work. A PETSc
+// option is usually a typo when nothing read it.
 void report_unused_petsc_options(MPI_Comm comm) {
   PetscInt n = 0;
   char** names = nullptr;
   char** values = nullptr;
-  PetscOptionsLeftGet(nullptr, &n, &names, &values);
+  TF_CHECK_PETSC(PetscOptionsLeftGet(nullptr, &n, &names, &values));
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   for (PetscInt i = 0; rank == 0 && i < n; ++i)
-    std::cerr << "twinflow: warning: PETSc option -" << names[i] << " was not used\n";
-  PetscOptionsLeftRestore(nullptr, &n, &names, &values);
+    std::cerr << "twinflow: warning: PETSc option -" << names[i] << " is not used by this run (a typo?)\n";
+  TF_CHECK_PETSC(PetscOptionsLeftRestore(nullptr, &n, &names, &values));
 }
-
 
 // Keys that only change how a run reports or checkpoints itself: a restart
 // may change them. Every other key changes the results and must match.
@@ -257,7 +197,8 @@ std::map<std::string, std::string> ini_values(const std::string& text) {
     line = trim(line);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line.front() == '[' && line.back() == ']') {
-      section = line.substr(1, line.size() - 2) + ".";
+      const std::string name = line.substr(1, line.size() - 2);
+      section = name == "general" ? "" : name + ".";
       continue;
     }
     const auto eq = line.find('=');
@@ -283,9 +224,9 @@ std::string physics_petsc_options(const std::string& all) {
 
 // Refuses a checkpoint whose run differs from this one in anything that
 // changes the results. Not collective (the inputs are the same everywhere).
-void check_same_physics(const std::string& checkpoint, const std::string& saved_ini, const Config& config,
+void check_same_physics(const std::string& checkpoint, const std::string& saved_ini, const std::string& ini,
                         const std::string& saved_petsc) {
-  const auto before = ini_values(saved_ini), now = ini_values(config.resolved_ini());
+  const auto before = ini_values(saved_ini), now = ini_values(ini);
   for (const auto& [key, value] : now) {
     if (output_only_key(key)) continue;
     const auto it = before.find(key);
@@ -310,135 +251,158 @@ std::string new_run_id(MPI_Comm comm) {
     std::random_device device;
     std::snprintf(id.data(), id.size() + 1, "%08x%08x", device(), device());
   }
-  MPI_Bcast(id.data(), static_cast<int>(id.size()), MPI_CHAR, 0, comm);
+  broadcast(comm, id);
   return id;
 }
 
-// The comparisons at the outputs done so far, one array per member.
-void checkpoint_comparisons(CheckpointArchive a, std::vector<Comparison>& c) {
-  static const std::vector<std::pair<std::string, double Comparison::*>> members = {
-      {"l1", &Comparison::l1},     {"hellinger", &Comparison::hellinger}, {"kl", &Comparison::kl},
-      {"noise_floor", &Comparison::noise_floor}, {"w1", &Comparison::w1}, {"mass_p", &Comparison::mass_p},
-      {"mass_q", &Comparison::mass_q}};
-  for (const auto& [name, member] : members) {
-    std::vector<double> v;
-    for (const auto& x : c) v.push_back(x.*member);
-    a.replicated(name, v);
-    if (!a.saving()) {
-      c.resize(v.size());
-      for (std::size_t i = 0; i < v.size(); ++i) c[i].*member = v[i];
-    }
-  }
-}
-
-/// One run: the phases PDE → forward particles → reverse particles →
-/// finish, each resumable at its step boundaries from a checkpoint. All
-/// member functions are collective.
-class TwinRun {
+/// One run: the family's stages in order, each resumable at its step
+/// boundaries from a checkpoint, and the twins computed as samples arrive.
+/// All member functions are collective.
+class TwinRun : public StageContext {
  public:
-  enum Phase : std::int64_t { kPde = 0, kForward = 1, kReverse = 2, kFinish = 3 };
-
   TwinRun(MPI_Comm comm, const Config& config, std::unique_ptr<Experiment> experiment, const std::string& family)
       : comm_(comm),
         config_(config),
         experiment_(std::move(experiment)),
         family_(family),
-        grid_(comm, Box::from_config(config, experiment_->dim())),
-        horizon_(config.real("time.end")),
-        sched_(make_schedule(horizon_, config.integer("time.snapshots"), experiment_->reverse_steps())),
-        pde_on_(config.boolean("pde.enabled")),
-        particles_on_(config.boolean("particles.enabled")),
-        reverse_on_(particles_on_ && experiment_->reverse_steps() > 0),
-        particle_count_(config.integer("particles.count")),
+        ini_(config.resolved_ini(family)),
+        seed_(static_cast<std::uint64_t>(config.integer("seed"))),
+        store_(comm),
         progress_(comm, config.boolean("quiet"), config.real("progress_interval")),
         control_(comm, RunControl::Every::parse("checkpoint.every", config.text("checkpoint.every")),
                  RunControl::parse_walltime("checkpoint.walltime", config.text("checkpoint.walltime"))),
         series_(config.text("output")),
-        ref_(sched_.times.size()),
-        ref_rev_(sched_.times.size()) {
+        setup_{config, comm, {}, store_, progress_} {
     MPI_Comm_rank(comm_, &rank_);
-    std::set<double> stops(sched_.times.begin(), sched_.times.end());
-    for (double s : sched_.rev_times) stops.insert(horizon_ - s);
-    const auto extra = experiment_->pde_observation_times();
-    stops.insert(extra.begin(), extra.end());
-    stops_.assign(stops.begin(), stops.end());
-    observe_.insert(extra.begin(), extra.end());
+    timer_.add("setup");
+    auto t = timer_.scope("setup");
+    set_failure_context("while setting the run up");
+    spaces_ = experiment_->spaces(comm_);
+    for (const auto& s : spaces_) setup_.spaces.push_back(s.get());
+    names_ = experiment_->stages();
+    for (const auto& name : names_) {
+      timer_.add(name);
+      collective_point(comm_);
+      stages_.push_back(experiment_->make_stage(name, setup_));
+    }
+    for (auto& twin : experiment_->twins(setup_)) twins_.emplace_back(std::move(twin));
+    for (const char* service : {"histogram", "compare", "io", "checkpoint"}) timer_.add(service);
+    report_unused_petsc_options(comm_);
   }
-
-  Progress& progress() { return progress_; }
 
   /// Starts afresh, or continues from an open checkpoint. Returns kExitOk,
   /// or kExitCheckpointed when it stopped early after a checkpoint.
   int execute(CheckpointFile* resume) {
-    const Box& box = grid_.box();
     if (resume) {
-      archive_.emplace(resume->archive());
-      archive_->value("sequence", sequence_);
-      archive_->value("run_id", run_id_);
-      CheckpointArchive driver = archive_->scope("driver");
-      checkpoint_driver(driver);
-      CheckpointArchive family = archive_->scope("experiment");
-      experiment_->checkpoint(family);
-      out_.emplace(comm_, config_.text("output"), OutputFile::Resume{});
-      agree(comm_, [&] {
-        if (out_->string_attribute("/", "run_id") != run_id_)
-          throw UsageError("restart", "the output '" + out_->partial_path() + "' was written by another run than "
-                                      "the checkpoint; accepted: the checkpoint of that output's run");
-      });
-      load_references();
-      char note[200];
-      std::snprintf(note, sizeof note, "[restart  ] from checkpoint %lld, phase %s, output %lld",
-                    static_cast<long long>(sequence_), phase_name(), static_cast<long long>(position_));
-      progress_.note(note);
+      restore(*resume);
     } else {
       run_id_ = new_run_id(comm_);
       out_.emplace(comm_, config_.text("output"), config_.boolean("overwrite"));
       auto io = timer_.scope("io");
       write_provenance(*out_, comm_, config_, family_);
       out_->attribute("/", "run_id", run_id_);
-      out_->write_grid(box);
-      out_->write_vector("/time", sched_.times);
-      const auto n = static_cast<std::int64_t>(sched_.times.size());
-      if (pde_on_) out_->create_series("/pde/density", n, box);
-      if (particles_on_) out_->create_series("/particles/histogram", n, box);
-      if (reverse_on_) {
-        out_->write_vector("/reverse/time", sched_.rev_times);
-        out_->create_series("/reverse/histogram", n, box);
-        if (pde_on_) out_->create_series("/reverse/pde_density", n, box);
-      }
+      for (const auto& s : spaces_) s->write_axes(*out_);
+      experiment_->prepare_output(*out_);
+      for (const auto& s : stages_) s->prepare_output(*out_);
       out_->flush();
     }
-    if (!pde_on_) exact_references();
-    if (phase_ == kPde && !pde_phase()) return stop();
-    if (phase_ == kForward && !particle_phase(false)) return stop();
-    if (phase_ == kReverse && !particle_phase(true)) return stop();
+    for (; stage_ < stages_.size(); ++stage_) {
+      Stage& stage = *stages_[stage_];
+      set_failure_context("in stage '" + names_[stage_] + "'");
+      try {
+        auto t = timer_.scope(names_[stage_]);
+        stage.begin(*this);
+        if (archive_) {
+          CheckpointArchive a = archive_->scope("stage");
+          stage.checkpoint(a);
+          archive_.reset();
+        }
+        progress_.begin_stage(names_[stage_], stage.clock(), stage.clock_now(), stage.clock_end());
+        control_.begin_phase(stage.clock_now());
+        steps_in_stage_ = 0;
+        if (!stage.run(*this)) return stop();
+        stage.finish(*this);
+      } catch (...) {
+        agree(comm_, std::current_exception());
+        throw;
+      }
+    }
     finish();
     return kExitOk;
   }
 
+  // StageContext
+  bool boundary(double clock) override {
+    ++steps_in_stage_;
+    char where[160];
+    std::snprintf(where, sizeof where, "in stage '%s' after %s = %.6g", names_[stage_].c_str(),
+                  stages_[stage_]->clock().c_str(), clock);
+    set_failure_context(where);
+    progress_.update(clock, steps_in_stage_);
+    return serve(control_.at_step_boundary(clock));
+  }
+
+  void samples(std::size_t j, double clock, const Ensemble& e, const CellSpace* space,
+               const std::vector<double>* histogram) override {
+    auto c = timer_.scope("compare");
+    for (auto& t : twins_) {
+      if (t.twin().stage != names_[stage_]) continue;
+      const StateSpace& s = space_named(t.twin().space);
+      t.add(j, clock, s, e, &s == space ? histogram : nullptr, seed_);
+    }
+  }
+
+  OutputFile& out() override { return *out_; }
+  FieldStore& store() override { return store_; }
+  PhaseTimer& timer() override { return timer_; }
+  Progress& progress() override { return progress_; }
+
  private:
-  const char* phase_name() const {
-    static const char* names[] = {"pde", "forward", "reverse", "finish"};
-    return names[phase_];
+  const StateSpace& space_named(const std::string& name) const { return setup_.space(name); }
+
+  std::vector<const CellSpace*> cell_spaces() const {
+    std::vector<const CellSpace*> c;
+    for (const auto& s : spaces_)
+      if (const auto* cells = dynamic_cast<const CellSpace*>(s.get())) c.push_back(cells);
+    return c;
   }
 
-  // Where the run is, what it has compared so far, and the step-boundary count.
-  void checkpoint_driver(CheckpointArchive& a) {
-    std::int64_t phase = phase_;
-    a.value("phase", phase);
-    phase_ = static_cast<Phase>(phase);
-    a.value("position", position_);
-    a.value("reverse_steps_done", reverse_done_);
-    a.value("step_boundaries", control_.boundaries());
-    a.replicated("pde_mass", mass_);
-    a.replicated("pde_exact_l1", exact_l1_);
-    checkpoint_comparisons(a.scope("forward"), fwd_);
-    checkpoint_comparisons(a.scope("reverse"), rev_);
+  void restore(CheckpointFile& file) {
+    archive_.emplace(file.archive());
+    archive_->value("sequence", sequence_);
+    archive_->value("run_id", run_id_);
+    std::int64_t stage = 0;
+    {
+      CheckpointArchive driver = archive_->scope("driver");
+      driver.value("stage_index", stage);
+      driver.value("step_boundaries", control_.boundaries());
+    }
+    stage_ = static_cast<std::size_t>(stage);
+    checkpoint_twins(*archive_);
+    CheckpointArchive family = archive_->scope("experiment");
+    experiment_->checkpoint(family);
+    out_.emplace(comm_, config_.text("output"), OutputFile::Resume{});
+    agree(comm_, [&] {
+      if (out_->string_attribute("/", "run_id") != run_id_)
+        throw UsageError("restart", "the output '" + out_->partial_path() + "' was written by another run than "
+                                    "the checkpoint; accepted: the checkpoint of that output's run");
+    });
+    CheckpointArchive fields = archive_->scope("fields");
+    store_.checkpoint(fields, *out_, cell_spaces());
+    progress_.note("[restart  ] from checkpoint " + std::to_string(sequence_) + ", stage " + names_.at(stage_));
   }
 
-  // Writes checkpoint number sequence_ + 1 with the solver or sampler of the
-  // phase in progress. Returns true when the run must stop now.
-  bool serve(RunControl::Action action, DensitySolver* pde, ParticleSampler* sampler) {
+  void checkpoint_twins(CheckpointArchive& a) {
+    CheckpointArchive all = a.scope("twins");
+    for (auto& t : twins_) {
+      CheckpointArchive one = all.scope(t.twin().name);
+      t.checkpoint(one);
+    }
+  }
+
+  // Writes checkpoint number sequence_ + 1 when the action asks for one.
+  // Returns true when the run must stop now.
+  bool serve(RunControl::Action action) {
     if (action == RunControl::Action::kContinue) return false;
     const double start = MPI_Wtime();
     {
@@ -451,9 +415,9 @@ class TwinRun {
       CheckpointArchive a = file.archive();
       int size = 1;
       MPI_Comm_size(comm_, &size);
-      std::string schema = "twinflow-checkpoint", family = family_, ini = config_.resolved_ini(),
-                  petsc = petsc_options_text(), phase = phase_name(), output = config_.text("output");
-      std::int64_t version = 1, ranks = size;
+      std::string schema = "twinflow-checkpoint", family = family_, ini = ini_, petsc = petsc_options_text(),
+                  stage = names_[stage_], output = config_.text("output");
+      std::int64_t version = kCheckpointSchema, ranks = size, index = static_cast<std::int64_t>(stage_);
       a.value("schema", schema);
       a.value("schema_version", version);
       a.value("family", family);
@@ -462,20 +426,20 @@ class TwinRun {
       a.value("output", output);
       a.value("run_id", run_id_);
       a.value("sequence", sequence_);
-      a.value("phase_name", phase);
+      a.value("stage", stage);
       a.value("nranks", ranks);
-      CheckpointArchive driver = a.scope("driver");
-      checkpoint_driver(driver);
+      {
+        CheckpointArchive driver = a.scope("driver");
+        driver.value("stage_index", index);
+        driver.value("step_boundaries", control_.boundaries());
+      }
+      checkpoint_twins(a);
+      CheckpointArchive fields = a.scope("fields");
+      store_.checkpoint(fields, *out_, cell_spaces());
       CheckpointArchive family_state = a.scope("experiment");
       experiment_->checkpoint(family_state);
-      if (pde) {
-        CheckpointArchive s = a.scope("pde");
-        pde->checkpoint(s);
-      }
-      if (sampler) {
-        CheckpointArchive s = a.scope("particles");
-        sampler->checkpoint(s);
-      }
+      CheckpointArchive stage_state = a.scope("stage");
+      stages_[stage_]->checkpoint(stage_state);
       file.commit();
       on_root_and_agree(comm_, [&] { series_.publish(sequence_, config_.integer("checkpoint.keep")); });
     }
@@ -483,8 +447,8 @@ class TwinRun {
     control_.checkpoint_written(seconds);
     const bool stop_now = action == RunControl::Action::kCheckpointAndStop;
     char note[400];
-    std::snprintf(note, sizeof note, "[checkpoint] %s (phase %s, %.2f s)%s%s", series_.path_of(sequence_).c_str(),
-                  phase_name(), seconds, stop_now ? ", stopping on " : "",
+    std::snprintf(note, sizeof note, "[checkpoint] %s (stage %s, %.2f s)%s%s", series_.path_of(sequence_).c_str(),
+                  names_[stage_].c_str(), seconds, stop_now ? ", stopping on " : "",
                   stop_now ? control_.stop_reason().c_str() : "");
     progress_.note(note);
     return stop_now;
@@ -492,274 +456,68 @@ class TwinRun {
 
   int stop() {
     out_->suspend();
+    const std::string timing = timer_.report(comm_);
     if (rank_ == 0)
       std::cout << "twinflow: checkpointed on " << control_.stop_reason() << "; resume with the same command and "
                 << "--restart=latest (exit code " << kExitCheckpointed << ")\n"
-                << timer_.report(comm_) << std::flush;
-    else
-      timer_.report(comm_);
+                << timing << std::flush;
     return kExitCheckpointed;
   }
 
-  // Takes the restored solver or sampler state of the phase being resumed.
-  template <class T>
-  void restore(const char* scope, T& object) {
-    if (!archive_) return;
-    CheckpointArchive a = archive_->scope(scope);
-    object.checkpoint(a);
-    archive_.reset();
-  }
-
-  // A resumed run's reference densities so far, read back from its output.
-  void load_references() {
-    if (!pde_on_) return;
-    const double done = phase_ > kPde ? horizon_ : (position_ > 0 ? stops_[position_ - 1] : -1.0);
-    auto io = timer_.scope("io");
-    for (std::size_t j = 0; j < sched_.times.size(); ++j) {
-      if (sched_.times[j] <= done) out_->read_field("/pde/density", static_cast<std::int64_t>(j), grid_, ref_[j]);
-      if (reverse_on_ && horizon_ - sched_.rev_times[j] <= done)
-        out_->read_field("/reverse/pde_density", static_cast<std::int64_t>(j), grid_, ref_rev_[j]);
-    }
-  }
-
-  // Without the PDE, the closed form (where the family has one) is the reference.
-  void exact_references() {
-    have_reference_ = true;
-    for (std::size_t j = 0; j < sched_.times.size() && have_reference_; ++j) {
-      have_reference_ = experiment_->exact_density(sched_.times[j], grid_, ref_[j]);
-      if (reverse_on_ && have_reference_) experiment_->exact_density(horizon_ - sched_.rev_times[j], grid_, ref_rev_[j]);
-    }
-  }
-
-  bool pde_phase() {
-    if (!pde_on_) {
-      phase_ = kForward;
-      return true;
-    }
-    const Box& box = grid_.box();
-    std::unique_ptr<DensitySolver> pde;
-    {
-      auto t = timer_.scope("pde");
-      pde = experiment_->make_density_solver(grid_, &progress_);
-    }
-    const auto fields = pde->extra_fields();
-    {
-      auto io = timer_.scope("io");
-      for (const auto& f : fields) {
-        out_->create_series("/pde/" + f.name, static_cast<std::int64_t>(sched_.times.size()), box, f.components);
-        out_->attribute("/pde/" + f.name, "components", static_cast<std::int64_t>(f.components));
-      }
-      out_->flush();
-    }
-    restore("pde", *pde);
-    control_.begin_phase(pde->time());
-    RunControl::Action pending = RunControl::Action::kContinue;
-    const DensitySolver::StepHook hook = [&](double t) {
-      pending = control_.at_step_boundary(t);
-      return pending != RunControl::Action::kContinue;
-    };
-    for (; position_ < static_cast<std::int64_t>(stops_.size()); ++position_) {
-      const double tau = stops_[static_cast<std::size_t>(position_)];
-      for (bool reached = false; !reached;) {
-        {
-          auto t = timer_.scope("pde");
-          reached = pde->advance_to(tau, hook);
-        }
-        if (serve(pending, pde.get(), nullptr)) return false;
-        pending = RunControl::Action::kContinue;
-      }
-      pde_outputs(tau, *pde, fields);
-    }
-    std::vector<double> exact;
-    for (std::size_t j = 0; j < sched_.times.size(); ++j) {
-      auto c = timer_.scope("compare");
-      double s = 0;
-      for (double v : ref_[j]) s += v;
-      MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, comm_);
-      mass_.push_back(s * box.cell_volume());
-      if (experiment_->exact_density(sched_.times[j], grid_, exact))
-        exact_l1_.push_back(compare(comm_, box, exact, ref_[j], 0).l1);
-    }
-    char note[160];
-    std::snprintf(note, sizeof note, "[pde      ] %lld steps, max relative mass drift %.2e",
-                  static_cast<long long>(pde->steps()), pde->max_mass_drift());
-    progress_.note(note);
-    auto io = timer_.scope("io");
-    out_->write_vector("/compare/pde_mass", mass_);
-    if (!exact_l1_.empty()) out_->write_vector("/compare/pde_exact_l1", exact_l1_);
-    out_->attribute("/pde/density", "max_relative_mass_drift", pde->max_mass_drift());
-    out_->attribute("/pde/density", "steps", pde->steps());
-    out_->flush();
-    phase_ = kForward;
-    position_ = 0;
-    return true;
-  }
-
-  // Everything that happens when the PDE reaches a stop.
-  void pde_outputs(double tau, const DensitySolver& pde, const std::vector<DensitySolver::Field>& fields) {
-    std::vector<double> block;
-    grid_.owned_values(pde.density(), block);
-    for (std::size_t j = 0; j < sched_.times.size(); ++j) {
-      if (sched_.times[j] != tau) continue;
-      ref_[j] = block;
-      experiment_->observe_snapshot(j, tau, grid_, block);
-      auto io = timer_.scope("io");
-      out_->write_field("/pde/density", static_cast<std::int64_t>(j), grid_, block);
-      std::vector<double> field;
-      for (const auto& f : fields) {
-        pde.extra_field(f.name, field);
-        out_->write_field("/pde/" + f.name, static_cast<std::int64_t>(j), grid_, field);
-      }
-      out_->flush();
-    }
-    for (std::size_t j = 0; j < sched_.rev_times.size(); ++j) {
-      if (horizon_ - sched_.rev_times[j] != tau || !reverse_on_) continue;
-      ref_rev_[j] = block;
-      auto io = timer_.scope("io");
-      out_->write_field("/reverse/pde_density", static_cast<std::int64_t>(j), grid_, block);
-      out_->flush();
-    }
-    if (observe_.count(tau)) experiment_->observe_pde(tau, grid_, pde);
-  }
-
-  bool particle_phase(bool reverse) {
-    if (!(reverse ? reverse_on_ : particles_on_)) {
-      phase_ = reverse ? kFinish : kReverse;
-      return true;
-    }
-    const Ensemble layout = Ensemble::partition(comm_, particle_count_, experiment_->dim());
-    auto sampler = reverse ? experiment_->make_reverse_sampler(layout) : experiment_->make_forward_sampler(layout);
-    restore("particles", *sampler);
-    const std::size_t n = sched_.times.size();
-    const double h = reverse ? horizon_ / static_cast<double>(experiment_->reverse_steps()) : 0;
-    control_.begin_phase(reverse ? static_cast<double>(reverse_done_) * h
-                                 : (position_ > 0 ? sched_.times[static_cast<std::size_t>(position_ - 1)] : 0.0));
-    while (position_ < static_cast<std::int64_t>(n)) {
-      const auto j = static_cast<std::size_t>(position_);
-      if (reverse) {
-        // Reverse samplers step one step at a time, each a step boundary.
-        while (reverse_done_ < sched_.rev_steps[j]) {
-          {
-            auto t = timer_.scope("particles");
-            sampler->advance_to(reverse_done_ + 1, static_cast<double>(reverse_done_ + 1) * h);
-          }
-          ++reverse_done_;
-          if (serve(control_.at_step_boundary(static_cast<double>(reverse_done_) * h), nullptr, sampler.get()))
-            return false;
-        }
-        particle_outputs(j, true, *sampler);
-        ++position_;
-      } else {
-        // Forward samplers jump exactly from output to output: each output
-        // is a step boundary.
-        {
-          auto t = timer_.scope("particles");
-          sampler->advance_to(position_, sched_.times[j]);
-        }
-        particle_outputs(j, false, *sampler);
-        ++position_;
-        if (serve(control_.at_step_boundary(sched_.times[j]), nullptr, sampler.get())) return false;
-      }
-    }
-    phase_ = reverse ? kFinish : kReverse;
-    position_ = 0;
-    reverse_done_ = 0;
-    return true;
-  }
-
-  void particle_outputs(std::size_t j, bool reverse, const ParticleSampler& sampler) {
-    const double t = reverse ? sched_.rev_times[j] : sched_.times[j];
-    progress_.update(reverse ? "reverse" : "particles", t, horizon_,
-                     reverse ? sched_.rev_steps[j] : static_cast<std::int64_t>(j));
-    const Ensemble& e = sampler.ensemble();
-    std::vector<double> hist, block;
-    {
-      auto s = timer_.scope("histogram");
-      histogram(grid_, e.x.data(), e.count, e.total, hist);
-      grid_.owned_from_replicated(hist, block);
-    }
-    {
-      auto s = timer_.scope("io");
-      out_->write_field(reverse ? "/reverse/histogram" : "/particles/histogram", static_cast<std::int64_t>(j), grid_,
-                        block);
-      out_->flush();
-    }
-    experiment_->observe_particles(j, t, reverse, grid_, block, sampler);
-    if (have_reference_) {
-      auto s = timer_.scope("compare");
-      auto& result = reverse ? rev_ : fwd_;
-      result.resize(j);
-      result.push_back(compare(comm_, grid_.box(), reverse ? ref_rev_[j] : ref_[j], block, e.total));
-    }
-  }
-
   void finish() {
-    const Box& box = grid_.box();
-    const std::string family_report = experiment_->finish(*out_, grid_, progress_);
+    set_failure_context("while writing the results");
+    std::string tables, family_report;
     {
       auto io = timer_.scope("io");
-      write_comparisons(*out_, "", fwd_);
-      write_comparisons(*out_, "reverse_", rev_);
-      if (pde_on_ || !fwd_.empty() || !rev_.empty()) {
-        out_->attribute("/compare", "reference", std::string(pde_on_ ? "pde" : "exact"));
-        out_->attribute("/compare", "kl_direction", std::string("KL(histogram | reference)"));
-      }
+      for (const auto& t : twins_) t.write(*out_);
+      for (const auto& t : twins_) tables += t.table(*out_);
+      family_report = experiment_->report(*out_);
       out_->commit();
-      std::vector<std::string> series;
-      if (pde_on_) series.push_back("/pde/density");
-      if (particles_on_) series.push_back("/particles/histogram");
-      write_xdmf(comm_, out_->path(), box, sched_.times, series);
+      experiment_->write_sidecars(comm_, out_->path());
       on_root_and_agree(comm_, [&] { series_.remove_all(); });
     }
-    const std::string table =
-        format_table(sched_, fwd_, rev_, mass_, exact_l1_, pde_on_ ? "PDE" : "exact", box.dim == 1);
     const std::string timing = timer_.report(comm_);
-    if (rank_ == 0) std::cout << table << family_report << timing << "\nwrote " << out_->path() << "\n" << std::flush;
+    if (rank_ == 0) std::cout << tables << family_report << timing << "\nwrote " << out_->path() << "\n" << std::flush;
   }
 
   MPI_Comm comm_;
   int rank_ = 0;
   const Config& config_;
   std::unique_ptr<Experiment> experiment_;
-  std::string family_;
-  const Grid grid_;
-  double horizon_;
-  const Schedule sched_;
-  const bool pde_on_, particles_on_, reverse_on_;
-  const std::int64_t particle_count_;
-  std::vector<double> stops_;   ///< every time the PDE stops at, ascending
-  std::set<double> observe_;    ///< the stops the experiment observes
-  PhaseTimer timer_{{"pde", "particles", "histogram", "compare", "io", "checkpoint"}};
+  std::string family_, ini_;
+  std::uint64_t seed_;
+  FieldStore store_;
+  PhaseTimer timer_;
   Progress progress_;
   RunControl control_;
   CheckpointSeries series_;
+  RunSetup setup_;
+  std::vector<std::unique_ptr<StateSpace>> spaces_;
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<TwinResults> twins_;
   std::optional<OutputFile> out_;
-  std::optional<CheckpointArchive> archive_;  ///< the checkpoint being resumed, until its phase takes it
+  std::optional<CheckpointArchive> archive_;  ///< the checkpoint being resumed, until its stage takes it
   std::string run_id_;
-  std::int64_t sequence_ = 0;
-  // Where the run is: the phase, the next stop (PDE) or output (particles),
-  // and the reverse steps taken.
-  Phase phase_ = kPde;
-  std::int64_t position_ = 0, reverse_done_ = 0;
-  bool have_reference_ = true;
-  std::vector<std::vector<double>> ref_, ref_rev_;  ///< reference densities (owned blocks)
-  std::vector<double> mass_, exact_l1_;
-  std::vector<Comparison> fwd_, rev_;
+  std::int64_t sequence_ = 0, steps_in_stage_ = 0;
+  std::size_t stage_ = 0;  ///< the stage in progress
 };
 
 }  // namespace
 
-int run(MPI_Comm comm, const RunArguments& args) {
+int run(MPI_Comm comm, const RunArguments& args, const std::vector<Family>& families) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  const OptionSet options = all_options();
+  const FailureChannel channel(comm);
+  const OptionSet options = all_options(families);
   if (args.help) {
     if (rank == 0)
       std::cout << "usage: twinflow run [CONFIG.ini] [--key=value ...] [PETSc options]\n\n"
-                << "Keys (INI sections map to the part before the dot); defaults shown:\n"
+                << "Keys (INI sections map to the part before the dot; keys without a dot may stand in a\n"
+                << "[general] section); defaults shown:\n"
                 << options.help_text()
                 << "\nPETSc options (-ts_type, -ts_monitor, -ksp_type, -pc_type, -da_refine, -log_view, ...)\n"
-                << "go to PETSc's options database; unused ones are reported at the end.\n";
+                << "go to PETSc's options database; unused ones are reported once the run is set up.\n";
     return kExitOk;
   }
 
@@ -770,6 +528,7 @@ int run(MPI_Comm comm, const RunArguments& args) {
   agree(comm, [&] {
     config = Config::parse(options, args.config_path, args.overrides);
     family = config.choice("family");
+    config.check_family(family);
     config.real("time.end");
     config.integer("time.snapshots");
     config.integer("particles.count");
@@ -786,13 +545,15 @@ int run(MPI_Comm comm, const RunArguments& args) {
     if (!pde_on && !particles_on && !config.boolean("sampler_law"))
       throw UsageError("pde.enabled", "and particles.enabled are both false and sampler_law is off; accepted: "
                                       "at least one of them on");
-    for (const auto& f : families())
-      if (f.name == family) experiment = f.make(config, comm);
-    Box::from_config(config, experiment->dim());
-    if (config.boolean("sampler_law") && !experiment->has_sampler_law())
-      throw UsageError("sampler_law", "is not available for family " + family +
-                                          "; accepted: false, or true with the families ou and kinetic");
+    for (const auto& f : families) {
+      if (f.name != family) continue;
+      if (config.boolean("sampler_law") && !f.has_sampler_law)
+        throw UsageError("sampler_law", "is not available for family " + family + "; accepted: false, or true "
+                                        "with a family that has it (ou, kinetic)");
+      experiment = f.make(config, comm);
+    }
   });
+  const std::string ini = config.resolved_ini(family);
 
   // A fresh run must not silently abandon an interrupted one; a restart
   // needs an intact checkpoint of a run that has not finished.
@@ -813,19 +574,18 @@ int run(MPI_Comm comm, const RunArguments& args) {
                                   "run (with --overwrite to replace it)");
     checkpoint_path = series.path_of(series.resolve(restart));
   });
-  int length = static_cast<int>(checkpoint_path.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
-  checkpoint_path.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(checkpoint_path.data(), length, MPI_CHAR, 0, comm);
+  broadcast(comm, checkpoint_path);
   std::optional<CheckpointFile> checkpoint;
   if (!restart.empty()) {
     checkpoint.emplace(CheckpointFile::open(comm, checkpoint_path));
     CheckpointArchive a = checkpoint->archive();
     agree(comm, [&] {
-      std::string schema, ini, petsc;
+      std::string schema, saved_ini, petsc;
+      std::int64_t version = 0;
       try {
         a.value("schema", schema);
-        a.value("config", ini);
+        a.value("schema_version", version);
+        a.value("config", saved_ini);
         a.value("petsc_options", petsc);
       } catch (const RuntimeFailure&) {
         schema.clear();
@@ -833,18 +593,21 @@ int run(MPI_Comm comm, const RunArguments& args) {
       if (schema != "twinflow-checkpoint")
         throw UsageError("restart", "'" + checkpoint_path + "' is not a twinflow checkpoint; accepted: latest, or "
                                     "a checkpoint listed in '" + series.manifest_path() + "'");
-      check_same_physics(checkpoint_path, ini, config, petsc);
+      if (version != kCheckpointSchema)
+        throw UsageError("restart", "'" + checkpoint_path + "' has checkpoint schema version " +
+                                        std::to_string(version) + " (an older twinflow wrote it); accepted: "
+                                        "checkpoints of schema version " + std::to_string(kCheckpointSchema) +
+                                        " (run the interrupted run again from its start, with --overwrite)");
+      check_same_physics(checkpoint_path, saved_ini, ini, petsc);
     });
   }
 
-  const bool quiet = config.boolean("quiet");
-  if (rank == 0 && !quiet)
+  if (rank == 0 && !config.boolean("quiet"))
     std::cout << "twinflow " << kVersion << " (" << kGitSha << "), family " << family << "\n"
-              << "# resolved configuration\n" << config.resolved_ini() << "\n" << std::flush;
-  TwinRun twin(comm, config, std::move(experiment), family);
-  const int code = twin.execute(checkpoint ? &*checkpoint : nullptr);
-  report_unused_petsc_options(comm);
-  return code;
+              << "# resolved configuration\n" << ini << "\n" << std::flush;
+  std::optional<TwinRun> twin;
+  agree(comm, [&] { twin.emplace(comm, config, std::move(experiment), family); });
+  return twin->execute(checkpoint ? &*checkpoint : nullptr);
 }
 
 }  // namespace twinflow

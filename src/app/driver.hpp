@@ -1,17 +1,21 @@
 #pragma once
-// The `run` subcommand: config → experiment → PDE solve ‖ particle runs at
-// the snapshot times → histograms → comparison → HDF5 + XDMF + table.
+// The `run` subcommand: config → experiment → spaces → stages set up →
+// stages run in order (each advancing to its outputs, reporting to the
+// output file, the field store and the twins) → twins written and printed →
+// HDF5 committed (+ XDMF, tables).
 #include <mpi.h>
 
 #include <string>
 #include <vector>
 
+#include "twinflow/models/experiment.hpp"
+
 namespace twinflow {
 
 class OptionSet;
 
-/// Every key of a run: the general ones and those of each family.
-OptionSet all_options();
+/// Every key of a run: the platform's and those of each family.
+OptionSet all_options(const std::vector<Family>& families);
 
 /// The `run` arguments split into what they are.
 struct RunArguments {
@@ -21,11 +25,13 @@ struct RunArguments {
   bool help = false;
 };
 
-/// Splits tokens after `run`. Throws UsageError for a second config file.
-RunArguments split_run_arguments(const std::vector<std::string>& tokens);
+/// Splits tokens after `run`. `--key value` (a space instead of '=') is
+/// taken as `--key=value` for a declared key (for a boolean only when the
+/// value is a boolean). Throws UsageError for a second config file.
+RunArguments split_run_arguments(const std::vector<std::string>& tokens, const OptionSet& options);
 
 /// Collective over comm (PETSc is initialised). Returns the exit code;
 /// throws UsageError or RuntimeFailure identically on every rank.
-int run(MPI_Comm comm, const RunArguments& args);
+int run(MPI_Comm comm, const RunArguments& args, const std::vector<Family>& families);
 
 }  // namespace twinflow

@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <petscsys.h>
 
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,7 +11,9 @@
 #include "driver.hpp"
 #include "registry.hpp"
 #include "twinflow/core/collective.hpp"
+#include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/core/run_control.hpp"
 #include "twinflow/version.hpp"
 
@@ -20,11 +23,13 @@ const char* kUsage =
     "usage: twinflow run [CONFIG.ini] [--key=value ...] [PETSc options]\n"
     "       twinflow run --help     every key with its default and accepted values\n"
     "       twinflow --help | --version\n\n"
-    "Computes a generative model's dynamics twice, as a density on a PETSc grid and as an\n"
-    "MPI particle ensemble, and writes both with their comparison to one HDF5 file.\n"
-    "Launch with mpirun/mpiexec, or srun --mpi=pmix under Slurm.\n\n"
-    "Exit codes: 0 success, 1 runtime failure, 2 input rejected (one line names the key),\n"
-    "75 checkpointed and stopped early (signal or checkpoint.walltime): resume with --restart=latest.\n\n"
+    "Computes a generative model's dynamics twice, as a density on a PETSc grid or state space and\n"
+    "as an MPI ensemble of particles, and writes both with their comparison to one HDF5 file.\n"
+    "Launch with mpirun/mpiexec (-q keeps Open MPI's own lines off a rejected run), or srun\n"
+    "--mpi=pmix under Slurm.\n\n"
+    "Exit codes: 0 success, 1 runtime failure (one line names the rank, the stage and the time),\n"
+    "2 input rejected (one line names the key), 75 checkpointed and stopped early (signal or\n"
+    "checkpoint.walltime): resume with --restart=latest.\n\n"
     "Families:\n";
 
 int say_error(int rank, const std::string& what, int code) {
@@ -54,7 +59,8 @@ int main(int argc, char** argv) {
     code = say_error(rank, "unknown command '" + command + "'; accepted: run, --help, --version", twinflow::kExitUsage);
   } else {
     try {
-      const auto args = twinflow::split_run_arguments({tokens.begin() + 1, tokens.end()});
+      const auto args = twinflow::split_run_arguments({tokens.begin() + 1, tokens.end()},
+                                                      twinflow::all_options(twinflow::families()));
       // PETSc sees only its own tokens; MPI is already initialised, so
       // PetscFinalize leaves MPI_Finalize to us.
       std::vector<char*> petsc_argv{argv[0]};
@@ -65,12 +71,15 @@ int main(int argc, char** argv) {
       if (PetscInitialize(&petsc_argc, &pargv, nullptr, nullptr)) {
         code = say_error(rank, "PETSc failed to initialise", twinflow::kExitFailure);
       } else {
+        twinflow::install_petsc_error_handler();
         try {
-          code = twinflow::run(MPI_COMM_WORLD, args);
+          code = twinflow::run(MPI_COMM_WORLD, args, twinflow::families());
         } catch (const twinflow::UsageError& e) {
           code = say_error(rank, e.what(), twinflow::kExitUsage);
-        } catch (const twinflow::RuntimeFailure& e) {
-          code = say_error(rank, e.what(), twinflow::kExitFailure);
+        } catch (const std::exception& e) {
+          // Failures reach here agreed by every rank (a PeerFailure names
+          // the rank that failed); anything else failed on every rank.
+          code = say_error(rank, twinflow::describe(e), twinflow::kExitFailure);
         }
         PetscFinalize();
       }

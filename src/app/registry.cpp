@@ -1,16 +1,19 @@
 #include "registry.hpp"
 
-#include "models/kac/experiment.hpp"
-#include "models/kinetic/experiment.hpp"
-#include "models/ou/experiment.hpp"
+#define TWINFLOW_FAMILY(name) \
+  namespace twinflow::name {  \
+  Family family();            \
+  }
+#include "families.def"
+#undef TWINFLOW_FAMILY
 
 namespace twinflow {
 
 const std::vector<Family>& families() {
   static const std::vector<Family> all = {
-      ou::family(),
-      kac::family(),
-      kinetic::family(),
+#define TWINFLOW_FAMILY(name) name::family(),
+#include "families.def"
+#undef TWINFLOW_FAMILY
   };
   return all;
 }

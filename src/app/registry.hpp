@@ -1,5 +1,5 @@
 #pragma once
-// The model families twinflow knows, by name.
+// The model families twinflow knows, by name (src/app/families.def).
 #include <vector>
 
 #include "twinflow/models/experiment.hpp"

@@ -7,14 +7,17 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "twinflow/core/collective.hpp"
+
 namespace twinflow {
 
-Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
-                   const std::vector<double>& q, std::int64_t samples) {
-  const double vol = box.cell_volume();
+Comparison compare(MPI_Comm comm, double cell_measure, bool line, const std::vector<double>& p,
+                   const std::vector<double>& q, std::int64_t samples, const std::vector<unsigned char>* atoms) {
+  const double vol = cell_measure;
   const double n = static_cast<double>(samples);
-  // sums: l1, hellinger², kl, floor, mass_p, mass_q
-  double s[6] = {0, 0, 0, 0, 0, 0};
+  // sums: l1, hellinger², kl, floor, mass_p, mass_q, whether KL is infinite,
+  // then continuous l1, continuous floor, atom mass p, atom mass q
+  double s[11] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   bool kl_infinite = false;
   for (std::size_t i = 0; i < p.size(); ++i) {
     const double P = p[i] * vol, Q = q[i] * vol;
@@ -27,13 +30,22 @@ Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
       else
         kl_infinite = true;
     }
-    if (samples > 0 && P > 0 && P < 1) s[3] += std::sqrt(2 * P * (1 - P) / (std::numbers::pi * n));
+    const double floor = samples > 0 && P > 0 && P < 1 ? std::sqrt(2 * P * (1 - P) / (std::numbers::pi * n)) : 0.0;
+    s[3] += floor;
     s[4] += P;
     s[5] += Q;
+    if (!atoms) continue;
+    if ((*atoms)[i]) {
+      s[9] += P;
+      s[10] += Q;
+    } else {
+      s[7] += std::abs(P - Q);
+      s[8] += floor;
+    }
   }
-  MPI_Allreduce(MPI_IN_PLACE, s, 6, MPI_DOUBLE, MPI_SUM, comm);
-  int inf = kl_infinite;
-  MPI_Allreduce(MPI_IN_PLACE, &inf, 1, MPI_INT, MPI_MAX, comm);
+  s[6] = kl_infinite ? 1 : 0;
+  sum_over_ranks(comm, s, 11);
+  const bool inf = s[6] > 0;
   Comparison c;
   c.l1 = s[0];
   c.hellinger = std::sqrt(0.5 * s[1]);
@@ -44,13 +56,19 @@ Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
   c.noise_floor = s[3];
   c.mass_p = s[4];
   c.mass_q = s[5];
-  c.w1 = std::numeric_limits<double>::quiet_NaN();
-  if (box.dim == 1) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  c.continuous_l1 = atoms ? s[7] : nan;
+  c.continuous_noise_floor = atoms ? s[8] : nan;
+  c.atom_mass_p = atoms ? s[9] : nan;
+  c.atom_mass_q = atoms ? s[10] : nan;
+  c.w1 = nan;
+  if (line) {
     // W1 = ∫ |F_P − F_Q| dx with CDFs at cell right edges; blocks are
     // contiguous index ranges in rank order, so an exclusive scan gives the
     // CDF offset of this rank's block.
     double mine[2] = {0, 0}, before[2] = {0, 0};
     for (std::size_t i = 0; i < p.size(); ++i) mine[0] += p[i] * vol, mine[1] += q[i] * vol;
+    collective_point(comm);
     MPI_Exscan(mine, before, 2, MPI_DOUBLE, MPI_SUM, comm);
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -59,9 +77,9 @@ Comparison compare(MPI_Comm comm, const Box& box, const std::vector<double>& p,
     for (std::size_t i = 0; i < p.size(); ++i) {
       fp += p[i] * vol;
       fq += q[i] * vol;
-      w += std::abs(fp - fq) * box.spacing(0);
+      w += std::abs(fp - fq) * vol;
     }
-    MPI_Allreduce(MPI_IN_PLACE, &w, 1, MPI_DOUBLE, MPI_SUM, comm);
+    sum_over_ranks(comm, &w, 1);
     c.w1 = w;
   }
   return c;
@@ -78,7 +96,7 @@ double w1_to_cdf(MPI_Comm comm, const double* x, std::int64_t n, int dim, int ax
     counts[b] += 1;
   }
   // Integer counts below 2^53: the sum is exact in any order.
-  MPI_Allreduce(MPI_IN_PLACE, counts.data(), static_cast<int>(counts.size()), MPI_DOUBLE, MPI_SUM, comm);
+  sum_over_ranks(comm, counts.data(), static_cast<int>(counts.size()));
   double below = counts[0], w = 0;
   for (int b = 0; b < bins; ++b) {
     below += counts[static_cast<std::size_t>(b) + 1];

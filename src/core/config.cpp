@@ -95,7 +95,34 @@ std::string Accept::describe() const {
 
 void OptionSet::add(const std::string& name, const std::string& default_value,
                     const std::string& help, Accept accept) {
-  keys_.push_back({name, default_value, help, std::move(accept)});
+  keys_.push_back({name, default_value, help, std::move(accept), family_});
+}
+
+namespace {
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
+std::string OptionSet::nearest(const std::string& name) const {
+  std::string best;
+  std::size_t distance = std::max<std::size_t>(3, name.size() / 3) + 1;
+  for (const auto& k : keys_) {
+    const std::size_t d = edit_distance(name, k.name);
+    if (d < distance) distance = d, best = k.name;
+  }
+  return best;
 }
 
 const OptionSet::Key* OptionSet::find(const std::string& name) const {
@@ -157,6 +184,32 @@ double parse_real(const std::string& key, const std::string& token, const std::s
   return v;
 }
 
+namespace {
+
+std::string suggestion(const OptionSet& options, const std::string& name) {
+  const std::string near = options.nearest(name);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+// INI text with the lines of a [general] section moved before the first
+// section, where Boost.Program_options expects keys without a dot.
+std::string general_first(std::istream& in) {
+  std::string line, general, rest;
+  bool in_general = false;
+  while (std::getline(in, line)) {
+    const std::string t = trim(line);
+    if (!t.empty() && t.front() == '[' && t.back() == ']') in_general = trim(t.substr(1, t.size() - 2)) == "general";
+    if (in_general) {
+      if (t.front() != '[') general += line + "\n";
+    } else {
+      rest += line + "\n";
+    }
+  }
+  return general + rest;
+}
+
+}  // namespace
+
 Config Config::parse(const OptionSet& options, const std::string& config_path,
                      const std::vector<std::string>& overrides) {
   po::options_description desc;
@@ -177,8 +230,8 @@ Config Config::parse(const OptionSet& options, const std::string& config_path,
                   .run(),
               vm);
   } catch (const po::unknown_option& e) {
-    const std::string name = trim(e.get_option_name(), '-');
-    throw UsageError(name.substr(0, name.find('=')), "unknown option; 'twinflow run --help' lists every key");
+    const std::string raw = trim(e.get_option_name(), '-'), name = raw.substr(0, raw.find('='));
+    throw UsageError(name, "unknown option" + suggestion(options, name) + "; 'twinflow run --help' lists every key");
   } catch (const po::multiple_occurrences& e) {
     throw UsageError(trim(e.get_option_name(), '-'), "given more than once on the command line");
   } catch (const po::error& e) {
@@ -186,14 +239,16 @@ Config Config::parse(const OptionSet& options, const std::string& config_path,
   }
   if (!config_path.empty()) {
     std::error_code ec;
-    std::ifstream in(config_path);
-    if (!in || !std::filesystem::is_regular_file(config_path, ec))
+    std::ifstream file(config_path);
+    if (!file || !std::filesystem::is_regular_file(config_path, ec))
       throw UsageError("config", "cannot read file '" + config_path + "'; accepted: a readable INI file");
+    std::istringstream in(general_first(file));
     try {
       po::store(po::parse_config_file(in, desc, false), vm);
     } catch (const po::unknown_option& e) {
-      throw UsageError(e.get_option_name(), "unknown key in '" + config_path +
-                                                "'; 'twinflow run --help' lists every key");
+      throw UsageError(e.get_option_name(), "unknown key in '" + config_path + "'" +
+                                                suggestion(options, e.get_option_name()) +
+                                                "; 'twinflow run --help' lists every key");
     } catch (const po::error& e) {
       throw UsageError("config", "'" + config_path + "': " + e.what());
     }
@@ -297,12 +352,22 @@ std::vector<std::int64_t> Config::integer_list(const std::string& key, std::size
   return out;
 }
 
-std::string Config::resolved_ini() const {
-  // Keys without a section first (an INI file has no way back to the top
-  // level after a [section] header), then each section in declaration order.
+void Config::check_family(const std::string& family) const {
+  for (const auto& k : options_->keys())
+    if (given_.at(k.name) && !k.family.empty() && k.family != family)
+      throw UsageError(k.name, "belongs to family " + k.family + ", but the run is of family " + family +
+                                   "; accepted: the platform's keys and those of family " + family +
+                                   " ('twinflow run --help')");
+}
+
+std::string Config::resolved_ini(const std::string& family) const {
+  // [general] first (keys without a dot), then each section in declaration
+  // order; other families' sections are left out.
   std::ostringstream os;
   std::vector<std::string> sections;
+  os << "[general]\n";
   for (const auto& k : options_->keys()) {
+    if (!k.family.empty() && k.family != family) continue;
     const auto dot = k.name.find('.');
     if (dot == std::string::npos) {
       os << k.name << " = " << values_.at(k.name) << "\n";
@@ -313,7 +378,8 @@ std::string Config::resolved_ini() const {
   for (const auto& sec : sections) {
     os << "\n[" << sec << "]\n";
     for (const auto& k : options_->keys())
-      if (k.name.rfind(sec + ".", 0) == 0) os << k.name.substr(sec.size() + 1) << " = " << values_.at(k.name) << "\n";
+      if (k.name.rfind(sec + ".", 0) == 0 && (k.family.empty() || k.family == family))
+        os << k.name.substr(sec.size() + 1) << " = " << values_.at(k.name) << "\n";
   }
   return os.str();
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 
@@ -73,6 +74,7 @@ RunControl::~RunControl() {
 void RunControl::begin_phase(double t0) { phase_time_ = t0; }
 
 RunControl::Action RunControl::at_step_boundary(double t) {
+  collective_point(comm_);
   ++boundaries_;
   const double now = MPI_Wtime();
   longest_step_ = std::max(longest_step_, now - last_boundary_);

@@ -4,71 +4,85 @@
 #include <iostream>
 #include <sstream>
 
+#include "twinflow/core/collective.hpp"
+
 namespace twinflow {
 
-PhaseTimer::PhaseTimer(std::vector<std::string> phases) : phases_(std::move(phases)) {
-  PetscClassId cls = 0;
-  PetscClassIdRegister("twinflow", &cls);
-  for (const auto& p : phases_) {
-    seconds_[p] = 0;
-    PetscLogEventRegister(("tf_" + p).c_str(), cls, &events_[p]);
-  }
+PhaseTimer::PhaseTimer() : since_(Clock::now()) { PetscClassIdRegister("twinflow", &class_id_); }
+
+void PhaseTimer::add(const std::string& phase) {
+  if (seconds_.count(phase)) return;
+  phases_.push_back(phase);
+  seconds_[phase] = 0;
+  PetscLogEventRegister(("tf_" + phase).c_str(), class_id_, &events_[phase]);
 }
 
-PhaseTimer::Scope::Scope(PhaseTimer& timer, const std::string& phase)
-    : timer_(timer), phase_(phase), start_(std::chrono::steady_clock::now()) {
-  PetscLogEventBegin(timer_.events_.at(phase_), 0, 0, 0, 0);
+void PhaseTimer::charge_top(Clock::time_point now) {
+  if (!open_.empty()) seconds_[open_.back()] += std::chrono::duration<double>(now - since_).count();
+  since_ = now;
+}
+
+PhaseTimer::Scope::Scope(PhaseTimer& timer, const std::string& phase) : timer_(timer) {
+  timer_.charge_top(Clock::now());
+  timer_.open_.push_back(phase);
+  PetscLogEventBegin(timer_.events_.at(phase), 0, 0, 0, 0);
 }
 
 PhaseTimer::Scope::~Scope() {
-  PetscLogEventEnd(timer_.events_.at(phase_), 0, 0, 0, 0);
-  timer_.seconds_[phase_] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  PetscLogEventEnd(timer_.events_.at(timer_.open_.back()), 0, 0, 0, 0);
+  timer_.charge_top(Clock::now());
+  timer_.open_.pop_back();
 }
 
 std::string PhaseTimer::report(MPI_Comm comm) const {
+  collective_point(comm);
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   std::ostringstream os;
   char line[160];
-  std::snprintf(line, sizeof line, "%-12s %12s %12s %12s\n", "phase", "min [s]", "avg [s]", "max [s]");
-  os << "\nTiming per phase over " << size << " rank(s)\n" << line;
+  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s\n", "phase", "min [s]", "avg [s]", "max [s]");
+  os << "\nTiming per phase over " << size << " rank(s) (stages, then the services they share)\n" << line;
   for (const auto& p : phases_) {
     double v = seconds_.at(p), lo = 0, hi = 0, sum = 0;
     MPI_Reduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, 0, comm);
     MPI_Reduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&v, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
-    std::snprintf(line, sizeof line, "%-12s %12.3f %12.3f %12.3f\n", p.c_str(), lo, sum / size, hi);
+    std::snprintf(line, sizeof line, "%-14s %12.3f %12.3f %12.3f\n", p.c_str(), lo, sum / size, hi);
     os << line;
   }
   return rank == 0 ? os.str() : std::string();
 }
 
 Progress::Progress(MPI_Comm comm, bool quiet, double interval_seconds)
-    : interval_(interval_seconds), start_(std::chrono::steady_clock::now()), last_(start_) {
+    : interval_(interval_seconds), start_(Clock::now()), last_(start_), stage_start_(start_) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   active_ = rank == 0 && !quiet;
 }
 
-void Progress::update(const std::string& phase, double t, double t_end, std::int64_t step) {
+void Progress::begin_stage(const std::string& stage, const std::string& clock, double from, double to) {
+  stage_ = stage;
+  clock_ = clock;
+  from_ = from;
+  to_ = to;
+  stage_start_ = last_ = Clock::now();
+}
+
+void Progress::update(double value, std::int64_t steps) {
   if (!active_) return;
-  const auto now = std::chrono::steady_clock::now();
-  auto [it, fresh] = phase_start_.try_emplace(phase, now);
-  // A new phase always prints once; otherwise at most once per interval.
-  if (!fresh && std::chrono::duration<double>(now - last_).count() < interval_) return;
+  const auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_).count() < interval_) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double in_phase = std::chrono::duration<double>(now - it->second).count();
-  const double frac = t_end > 0 ? t / t_end : 1.0;
+  const double in_stage = std::chrono::duration<double>(now - stage_start_).count();
+  const double done = to_ > from_ ? (value - from_) / (to_ - from_) : 1.0;
   char line[200];
-  if (frac > 0 && frac < 1)
-    std::snprintf(line, sizeof line, "[%-9s] t = %-10.4g step %-8lld elapsed %7.1f s  ETA %7.1f s\n",
-                  phase.c_str(), t, static_cast<long long>(step), elapsed, in_phase * (1 - frac) / frac);
-  else
-    std::snprintf(line, sizeof line, "[%-9s] t = %-10.4g step %-8lld elapsed %7.1f s\n", phase.c_str(), t,
-                  static_cast<long long>(step), elapsed);
-  std::cout << line << std::flush;
+  int n = std::snprintf(line, sizeof line, "[%-9s] %s = %-10.4g step %-8lld elapsed %7.1f s", stage_.c_str(),
+                        clock_.c_str(), value, static_cast<long long>(steps), elapsed);
+  if (done > 0 && done < 1)
+    std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), "  ETA %7.1f s", in_stage * (1 - done) / done);
+  std::cout << line << "\n" << std::flush;
 }
 
 void Progress::note(const std::string& line) {

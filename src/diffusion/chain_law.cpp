@@ -5,6 +5,8 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "twinflow/core/collective.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 
 namespace twinflow {
@@ -111,6 +113,7 @@ void ChainLaw::step(const FixedStepScheme& scheme, ScoreField& score, std::int64
   const std::int64_t lo = total * rank / size, hi = total * (rank + 1) / size;
   const double volume = box_.cell_volume();
   std::fill(fine_grid_.begin(), fine_grid_.end(), 0.0);
+  scheme.prepare_step(score, k);
   double lost = 0;
   double y[kBlock * 2] = {}, image[kBlock * 2];
   for (std::int64_t first = lo; first < hi; first += kBlock) {
@@ -132,8 +135,8 @@ void ChainLaw::step(const FixedStepScheme& scheme, ScoreField& score, std::int64
         lost += weight;
     }
   }
-  MPI_Allreduce(MPI_IN_PLACE, fine_grid_.data(), static_cast<int>(fine_grid_.size()), MPI_DOUBLE, MPI_SUM, comm_);
-  MPI_Allreduce(MPI_IN_PLACE, &lost, 1, MPI_DOUBLE, MPI_SUM, comm_);
+  sum_over_ranks(comm_, fine_grid_.data(), static_cast<int>(fine_grid_.size()));
+  sum_over_ranks(comm_, &lost, 1);
   lost_ += lost;
   fftw_execute(forward_);
 
@@ -174,6 +177,11 @@ void ChainLaw::step(const FixedStepScheme& scheme, ScoreField& score, std::int64
     }
   }
   inverse_transform(spectrum_, density_);
+}
+
+void ChainLaw::checkpoint(CheckpointArchive& a) {
+  a.replicated("density", density_);
+  a.value("lost_mass", lost_);
 }
 
 void ChainLaw::inverse_transform(const std::vector<std::complex<double>>& spectrum, std::vector<double>& out) const {

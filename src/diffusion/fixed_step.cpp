@@ -133,7 +133,13 @@ void FixedStepScheme::map_block(ScoreField& score, std::int64_t k, const double*
   for (int i = 0; i < n_ * kBlock; ++i) out[i] = y[i] + h_ * f[i];
 }
 
-FixedStepScheme::Gaussian FixedStepScheme::affine_law(const std::function<Gaussian(double)>& marginal) const {
+void FixedStepScheme::prepare_step(ScoreField& score, std::int64_t k) const {
+  score.prepare(sigma(k));
+  if (scheme_ == Scheme::kPfOde) score.prepare(sigma(k) - 0.5 * h_);
+}
+
+FixedStepScheme::Gaussian FixedStepScheme::affine_law(const std::function<Gaussian(double)>& marginal,
+                                                      std::int64_t steps) const {
   const Matrix id = Matrix::Identity(n_, n_);
   Gaussian y{Eigen::VectorXd::Zero(n_), id};
   // A Gaussian score is affine: s(y) = S y + r with S = −C⁻¹, r = C⁻¹ m.
@@ -145,7 +151,7 @@ FixedStepScheme::Gaussian FixedStepScheme::affine_law(const std::function<Gaussi
   };
   Matrix s, s2;
   Eigen::VectorXd r, r2;
-  for (std::int64_t k = 0; k < steps_; ++k) {
+  for (std::int64_t k = 0; k < (steps < 0 ? steps_ : steps); ++k) {
     score_at(sigma(k), s, r);
     Matrix a;
     Eigen::VectorXd b;

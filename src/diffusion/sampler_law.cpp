@@ -6,8 +6,8 @@
 #include <numbers>
 #include <sstream>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/timing.hpp"
-#include "twinflow/diffusion/chain_law.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
 
@@ -119,7 +119,7 @@ void SamplerLawReport::count_particles(MPI_Comm comm, const Ensemble& ensemble) 
     const std::size_t b = bin_of(&ensemble.x[p * ensemble.dim]);
     if (b != static_cast<std::size_t>(-1)) particle_counts_[b] += 1;
   }
-  MPI_Allreduce(MPI_IN_PLACE, particle_counts_.data(), static_cast<int>(bins), MPI_DOUBLE, MPI_SUM, comm);
+  sum_over_ranks(comm, particle_counts_.data(), static_cast<int>(bins));
   particle_total_ = static_cast<double>(ensemble.total);
 }
 
@@ -128,15 +128,35 @@ void SamplerLawReport::checkpoint(CheckpointArchive& a) {
   a.value("particle_total", particle_total_);
 }
 
-std::string SamplerLawReport::run(const Grid& grid, const FixedStepScheme& scheme, ScoreField& score,
-                                  OutputFile& out, Progress& progress) {
-  ChainLaw law(grid.comm(), box_);
-  law.set_standard_normal();
-  const double horizon = scheme.step() * static_cast<double>(scheme.steps());
-  for (std::int64_t k = 0; k < scheme.steps(); ++k) {
-    law.step(scheme, score, k);
-    progress.update("sampler law", static_cast<double>(k + 1) * scheme.step(), horizon, k + 1);
+SamplerLawStage::SamplerLawStage(MPI_Comm comm, const Box& box, const FixedStepScheme& scheme,
+                                 std::shared_ptr<ScoreField> score, SamplerLawReport& report, std::string& printed)
+    : comm_(comm), box_(box), scheme_(scheme), score_(std::move(score)), report_(report), printed_(printed) {}
+
+void SamplerLawStage::begin(StageContext&) {
+  law_ = std::make_unique<ChainLaw>(comm_, box_);
+  law_->set_standard_normal();
+}
+
+bool SamplerLawStage::run(StageContext& ctx) {
+  // No boundary after the last step: the report needs the law's spectrum,
+  // which is not kept in checkpoints.
+  while (done_ < scheme_.steps()) {
+    law_->step(scheme_, *score_, done_);
+    ++done_;
+    if (done_ < scheme_.steps() && ctx.boundary(clock_now())) return false;
   }
+  auto io = ctx.timer().scope("io");
+  printed_ = report_.write(*law_, scheme_, ctx.out());
+  return true;
+}
+
+void SamplerLawStage::checkpoint(CheckpointArchive& a) {
+  a.value("steps_done", done_);
+  law_->checkpoint(a);
+}
+
+std::string SamplerLawReport::write(const ChainLaw& law, const FixedStepScheme& scheme, OutputFile& out) const {
+  const double horizon = scheme.step() * static_cast<double>(scheme.steps());
   const std::vector<double>& q = law.density();
   const double volume = box_.cell_volume();
   double kl = 0, l1 = 0;

@@ -19,15 +19,13 @@ void MixtureMarginalScore::score_block(double sigma, const double* x, double* s)
   cached_->score_block(x, s);
 }
 
-void PdeScore::add(double t, const std::vector<double>& density) {
-  fields_.insert_or_assign(t, GridScore(box_, density, kRelativeFloor));
-  densities_.insert_or_assign(t, density);
-}
-
-void PdeScore::checkpoint(CheckpointArchive& a) {
-  a.replicated("densities", densities_);
-  if (a.saving()) return;
-  for (const auto& [t, density] : densities_) fields_.insert_or_assign(t, GridScore(box_, density, kRelativeFloor));
+void PdeScore::prepare(double sigma) {
+  // The fields of the previous step are done with; a step asks for at most
+  // two times (σ_k and the midpoint σ_k − h/2).
+  if (fields_.size() >= 2) fields_.clear();
+  std::vector<double> density;
+  store_.gather("density", sigma, density);
+  fields_.insert_or_assign(sigma, GridScore(grid_.box(), density, kRelativeFloor));
 }
 
 void PdeScore::score_block(double sigma, const double* x, double* s) {
@@ -35,12 +33,13 @@ void PdeScore::score_block(double sigma, const double* x, double* s) {
   // (up to round-off in T − k h).
   auto it = fields_.lower_bound(sigma - 1e-12 * (1 + std::abs(sigma)));
   if (it == fields_.end() || std::abs(it->first - sigma) > 1e-9 * (1 + std::abs(sigma)))
-    throw RuntimeFailure("no PDE score stored at t = " + std::to_string(sigma));
+    throw RuntimeFailure("no PDE score prepared at t = " + std::to_string(sigma));
+  const int d = grid_.box().dim;
   double xp[3], sp[3];
   for (int j = 0; j < kBlock; ++j) {
-    for (int a = 0; a < box_.dim; ++a) xp[a] = x[a * kBlock + j];
+    for (int a = 0; a < d; ++a) xp[a] = x[a * kBlock + j];
     it->second.evaluate(xp, sp);
-    for (int a = 0; a < box_.dim; ++a) s[a * kBlock + j] = sp[a];
+    for (int a = 0; a < d; ++a) s[a * kBlock + j] = sp[a];
   }
 }
 
@@ -125,9 +124,11 @@ void FixedStepSampler::checkpoint(CheckpointArchive& a) {
 }
 
 void FixedStepSampler::advance_to(std::int64_t step, double) {
-  for (; done_ < std::min(step, scheme_.steps()); ++done_)
+  for (; done_ < std::min(step, scheme_.steps()); ++done_) {
+    scheme_.prepare_step(*score_, done_);
     for (std::int64_t first = 0; first < ens_.count; first += kBlock)
       step_block(first, static_cast<int>(std::min<std::int64_t>(kBlock, ens_.count - first)), done_);
+  }
 }
 
 }  // namespace twinflow

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
 
 namespace twinflow {
 
@@ -50,34 +52,28 @@ std::int64_t Box::cell_of(const double* x) const {
 }
 
 Grid::Grid(MPI_Comm comm, Box box, int dof) : comm_(comm), box_(box), dof_(dof) {
-  // A grid too small for the rank count makes DMSetUp fail; catch that as a
-  // user error instead of letting PETSc print a trace.
-  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  PetscErrorCode ierr = 0;
+  // A grid too small for the rank count makes DMSetUp fail: a user error
+  // (and so are bad -da_* options), agreed by every rank.
   const auto n = [&](int k) { return static_cast<PetscInt>(box_.cells[k]); };
-  if (box_.dim == 1) {
-    ierr = DMDACreate1d(comm, DM_BOUNDARY_NONE, n(0), dof, 1, nullptr, &dm_);
-  } else if (box_.dim == 2) {
-    ierr = DMDACreate2d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n(0), n(1),
-                        PETSC_DECIDE, PETSC_DECIDE, dof, 1, nullptr, nullptr, &dm_);
-  } else {
-    ierr = DMDACreate3d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE,
-                        DMDA_STENCIL_STAR, n(0), n(1), n(2), PETSC_DECIDE, PETSC_DECIDE,
-                        PETSC_DECIDE, dof, 1, nullptr, nullptr, nullptr, &dm_);
-  }
-  if (!ierr) ierr = DMSetFromOptions(dm_);
-  if (!ierr) ierr = DMSetUp(dm_);
-  PetscPopErrorHandler();
   int size = 1;
   MPI_Comm_size(comm, &size);
-  int failed = ierr != 0, any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm);
-  if (any) {
-    if (dm_) DMDestroy(&dm_);
-    throw UsageError("grid.cells", "the grid cannot be split over " + std::to_string(size) +
-                                       " ranks; accepted: at least one cell per rank in each "
-                                       "split dimension (use more cells or fewer ranks)");
-  }
+  agree(comm_, [&] {
+    PetscErrorCode ierr = 0;
+    if (box_.dim == 1) {
+      ierr = DMDACreate1d(comm, DM_BOUNDARY_NONE, n(0), dof, 1, nullptr, &dm_);
+    } else if (box_.dim == 2) {
+      ierr = DMDACreate2d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n(0), n(1), PETSC_DECIDE,
+                          PETSC_DECIDE, dof, 1, nullptr, nullptr, &dm_);
+    } else {
+      ierr = DMDACreate3d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n(0), n(1),
+                          n(2), PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, dof, 1, nullptr, nullptr, nullptr, &dm_);
+    }
+    petsc_check_options(ierr ? ierr : DMSetFromOptions(dm_), "DMSetFromOptions (-da_*)");
+    if (DMSetUp(dm_))
+      throw UsageError("grid.cells", "the grid cannot be split over " + std::to_string(size) +
+                                         " ranks; accepted: at least one cell per rank in each "
+                                         "split dimension (use more cells or fewer ranks)");
+  });
   read_layout();
 }
 
@@ -87,38 +83,33 @@ Grid::Grid(const Grid& layout, int dof, int stencil_width)
   // cannot be set up, which is a grid too small for the rank count.
   const PetscInt *lx = nullptr, *ly = nullptr, *lz = nullptr;
   PetscInt m = 1, n = 1, p = 1;
-  DMDAGetInfo(layout.dm_, nullptr, nullptr, nullptr, nullptr, &m, &n, &p, nullptr, nullptr, nullptr, nullptr,
-              nullptr, nullptr);
-  DMDAGetOwnershipRanges(layout.dm_, &lx, &ly, &lz);
-  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  PetscErrorCode ierr = 0;
+  TF_CHECK_PETSC(DMDAGetInfo(layout.dm_, nullptr, nullptr, nullptr, nullptr, &m, &n, &p, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr));
+  TF_CHECK_PETSC(DMDAGetOwnershipRanges(layout.dm_, &lx, &ly, &lz));
   const auto c = [&](int k) { return static_cast<PetscInt>(box_.cells[k]); };
-  if (box_.dim == 1) {
-    ierr = DMDACreate1d(comm_, DM_BOUNDARY_NONE, c(0), dof, stencil_width, lx, &dm_);
-  } else if (box_.dim == 2) {
-    ierr = DMDACreate2d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0), c(1), m, n, dof,
-                        stencil_width, lx, ly, &dm_);
-  } else {
-    ierr = DMDACreate3d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0),
-                        c(1), c(2), m, n, p, dof, stencil_width, lx, ly, lz, &dm_);
-  }
-  if (!ierr) ierr = DMSetUp(dm_);
-  PetscPopErrorHandler();
-  int failed = ierr != 0, any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm_);
-  if (any) {
-    if (dm_) DMDestroy(&dm_);
-    throw UsageError("grid.cells", "each rank's block must be at least " + std::to_string(stencil_width) +
-                                       " cells wide for this family's stencil; accepted: more cells or fewer ranks");
-  }
+  agree(comm_, [&] {
+    PetscErrorCode ierr = 0;
+    if (box_.dim == 1) {
+      ierr = DMDACreate1d(comm_, DM_BOUNDARY_NONE, c(0), dof, stencil_width, lx, &dm_);
+    } else if (box_.dim == 2) {
+      ierr = DMDACreate2d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0), c(1), m, n, dof,
+                          stencil_width, lx, ly, &dm_);
+    } else {
+      ierr = DMDACreate3d(comm_, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, c(0),
+                          c(1), c(2), m, n, p, dof, stencil_width, lx, ly, lz, &dm_);
+    }
+    if (ierr || DMSetUp(dm_))
+      throw UsageError("grid.cells", "each rank's block must be at least " + std::to_string(stencil_width) +
+                                         " cells wide for this family's stencil; accepted: more cells or fewer ranks");
+  });
   read_layout();
 }
 
 void Grid::read_layout() {
   PetscInt M = 1, N = 1, P = 1, xs = 0, ys = 0, zs = 0, xm = 1, ym = 1, zm = 1;
-  DMDAGetInfo(dm_, nullptr, &M, &N, &P, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-              nullptr, nullptr, nullptr);
-  DMDAGetCorners(dm_, &xs, &ys, &zs, &xm, &ym, &zm);
+  TF_CHECK_PETSC(DMDAGetInfo(dm_, nullptr, &M, &N, &P, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr));
+  TF_CHECK_PETSC(DMDAGetCorners(dm_, &xs, &ys, &zs, &xm, &ym, &zm));
   const PetscInt global[3] = {M, N, P}, start[3] = {xs, ys, zs}, count[3] = {xm, ym, zm};
   for (int k = 0; k < box_.dim; ++k) {
     box_.cells[k] = global[k];
@@ -126,11 +117,11 @@ void Grid::read_layout() {
     owned_.count[k] = count[k];
   }
   // Coordinates of cell centres, so PETSc viewers and monitors see the box.
-  DMDASetUniformCoordinates(dm_, box_.centre(0, 0), box_.centre(0, box_.cells[0] - 1),
-                            box_.dim > 1 ? box_.centre(1, 0) : 0.0,
-                            box_.dim > 1 ? box_.centre(1, box_.cells[1] - 1) : 0.0,
-                            box_.dim > 2 ? box_.centre(2, 0) : 0.0,
-                            box_.dim > 2 ? box_.centre(2, box_.cells[2] - 1) : 0.0);
+  TF_CHECK_PETSC(DMDASetUniformCoordinates(dm_, box_.centre(0, 0), box_.centre(0, box_.cells[0] - 1),
+                                           box_.dim > 1 ? box_.centre(1, 0) : 0.0,
+                                           box_.dim > 1 ? box_.centre(1, box_.cells[1] - 1) : 0.0,
+                                           box_.dim > 2 ? box_.centre(2, 0) : 0.0,
+                                           box_.dim > 2 ? box_.centre(2, box_.cells[2] - 1) : 0.0));
 }
 
 Grid::~Grid() {
@@ -154,65 +145,27 @@ void for_each_owned(const OwnedBlock& o, int dim, F&& f) {
       }
 }
 
-// Visits the owned block in C order (x0 slowest): gives the position inside
-// the block and the natural index in the whole grid.
-template <class F>
-void for_each_owned_natural(const OwnedBlock& o, const Box& box, F&& f) {
-  const auto& n = box.cells;
-  const auto c1 = box.dim > 1 ? o.count[1] : 1, c2 = box.dim > 2 ? o.count[2] : 1;
-  std::int64_t pos = 0;
-  for (std::int64_t i = 0; i < o.count[0]; ++i)
-    for (std::int64_t j = 0; j < c1; ++j)
-      for (std::int64_t k = 0; k < c2; ++k, ++pos) {
-        const std::int64_t gi = o.start[0] + i, gj = o.start[1] + j, gk = o.start[2] + k;
-        f(pos, box.dim == 1 ? gi : box.dim == 2 ? gi * n[1] + gj : (gi * n[1] + gj) * n[2] + gk);
-      }
-}
 }  // namespace
 
 void Grid::owned_values(Vec v, std::vector<double>& out) const {
   const PetscScalar* a = nullptr;
-  VecGetArrayRead(v, &a);
+  TF_CHECK_PETSC(VecGetArrayRead(v, &a));
   const std::int64_t k = dof_;
   out.resize(static_cast<std::size_t>(owned_.size() * k));
   for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) {
     for (std::int64_t c = 0; c < k; ++c) out[cpos * k + c] = a[local * k + c];
   });
-  VecRestoreArrayRead(v, &a);
+  TF_CHECK_PETSC(VecRestoreArrayRead(v, &a));
 }
 
 void Grid::set_owned_values(const std::vector<double>& in, Vec v) const {
   PetscScalar* a = nullptr;
-  VecGetArray(v, &a);
+  TF_CHECK_PETSC(VecGetArray(v, &a));
   const std::int64_t k = dof_;
   for_each_owned(owned_, box_.dim, [&](std::int64_t local, std::int64_t cpos) {
     for (std::int64_t c = 0; c < k; ++c) a[local * k + c] = in[cpos * k + c];
   });
-  VecRestoreArray(v, &a);
-}
-
-void Grid::owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const {
-  const std::int64_t k = dof_;
-  out.resize(static_cast<std::size_t>(owned_.size() * k));
-  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) {
-    for (std::int64_t c = 0; c < k; ++c) out[pos * k + c] = full[idx * k + c];
-  });
-}
-
-void Grid::replicate(Vec v, std::vector<double>& full) const {
-  std::vector<double> mine;
-  owned_values(v, mine);
-  replicate(mine, dof_, full);
-}
-
-void Grid::replicate(const std::vector<double>& mine, int components, std::vector<double>& full) const {
-  // Scatter each rank's block into a zeroed natural field, then sum.
-  const std::int64_t k = components;
-  full.assign(static_cast<std::size_t>(box_.total_cells() * k), 0.0);
-  for_each_owned_natural(owned_, box_, [&](std::int64_t pos, std::int64_t idx) {
-    for (std::int64_t c = 0; c < k; ++c) full[idx * k + c] = mine[pos * k + c];
-  });
-  MPI_Allreduce(MPI_IN_PLACE, full.data(), static_cast<int>(full.size()), MPI_DOUBLE, MPI_SUM, comm_);
+  TF_CHECK_PETSC(VecRestoreArray(v, &a));
 }
 
 double multilinear(int dim, const std::array<std::int64_t, 3>& m, const std::array<double, 3>& first,
@@ -247,21 +200,6 @@ double interpolate_cells(const Box& box, const double* field, int stride, int co
   std::array<double, 3> first{0, 0, 0}, h{1, 1, 1};
   for (int b = 0; b < box.dim; ++b) first[b] = box.centre(b, 0), h[b] = box.spacing(b);
   return multilinear(box.dim, box.cells, first, h, field, stride, component, x);
-}
-
-void histogram(const Grid& grid, const double* x, std::int64_t n, std::int64_t total,
-               std::vector<double>& density) {
-  const Box& box = grid.box();
-  density.assign(static_cast<std::size_t>(box.total_cells()), 0.0);
-  for (std::int64_t p = 0; p < n; ++p) {
-    const std::int64_t c = box.cell_of(x + p * box.dim);
-    if (c >= 0) density[c] += 1.0;
-  }
-  // Counts are integers below 2^53, so the sum is exact in any order.
-  MPI_Allreduce(MPI_IN_PLACE, density.data(), static_cast<int>(density.size()), MPI_DOUBLE, MPI_SUM,
-                grid.comm());
-  const double scale = 1.0 / (static_cast<double>(total) * box.cell_volume());
-  for (auto& v : density) v *= scale;
 }
 
 }  // namespace twinflow

@@ -13,7 +13,8 @@
 #include "io/hdf5_util.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
-#include "twinflow/models/experiment.hpp"
+#include "twinflow/run/ensemble.hpp"
+#include "twinflow/run/state_space.hpp"
 
 namespace twinflow {
 namespace fs = std::filesystem;
@@ -37,6 +38,10 @@ hid_t native_type<signed char>() {
 template <>
 hid_t native_type<unsigned char>() {
   return H5T_NATIVE_UCHAR;
+}
+template <>
+hid_t native_type<std::uint64_t>() {
+  return H5T_NATIVE_UINT64;
 }
 
 // A 1-D dataset of `total` entries of which this rank holds [first, first +
@@ -128,6 +133,7 @@ std::string CheckpointArchive::path(const std::string& name) const {
 
 template <class T>
 void CheckpointArchive::scalar(const std::string& name, hid_t type, T& v) {
+  collective_point(comm_);
   if (saving()) {
     const hid_t s = H5Screate(H5S_SCALAR);
     h5::write_attribute(file_, group_, name, type, s, &v);
@@ -142,6 +148,7 @@ void CheckpointArchive::value(const std::string& name, double& v) { scalar(name,
 void CheckpointArchive::value(const std::string& name, std::int64_t& v) { scalar(name, H5T_NATIVE_INT64, v); }
 
 void CheckpointArchive::value(const std::string& name, std::string& v) {
+  collective_point(comm_);
   if (saving())
     h5::write_attribute(file_, group_, name, v);
   else
@@ -149,32 +156,77 @@ void CheckpointArchive::value(const std::string& name, std::string& v) {
 }
 
 void CheckpointArchive::replicated(const std::string& name, std::vector<double>& v) {
+  collective_point(comm_);
   replicated_array(comm_, file_, path(name), saving(), v);
 }
 
 void CheckpointArchive::replicated(const std::string& name, std::vector<std::int64_t>& v) {
+  collective_point(comm_);
   replicated_array(comm_, file_, path(name), saving(), v);
 }
 
-void CheckpointArchive::replicated(const std::string& name, std::map<double, std::vector<double>>& fields) {
-  std::vector<double> times, values;
-  for (const auto& [t, f] : fields) {
-    times.push_back(t);
-    values.insert(values.end(), f.begin(), f.end());
-  }
-  CheckpointArchive a = scope(name);
-  a.replicated("times", times);
-  a.replicated("values", values);
+void CheckpointArchive::names(const std::string& name, std::vector<std::string>& v) {
+  // One text attribute, the names separated by newlines (names have none).
+  std::string joined;
+  for (const auto& n : v) joined += n + "\n";
+  value(name, joined);
   if (saving()) return;
-  fields.clear();
-  const std::size_t size = times.empty() ? 0 : values.size() / times.size();
-  for (std::size_t i = 0; i < times.size(); ++i)
-    fields[times[i]].assign(values.begin() + static_cast<std::ptrdiff_t>(i * size),
-                            values.begin() + static_cast<std::ptrdiff_t>((i + 1) * size));
+  v.clear();
+  std::istringstream in(joined);
+  for (std::string line; std::getline(in, line);) v.push_back(line);
+}
+
+void CheckpointArchive::blocks(const std::string& name, const Slab& slab, int components, std::int64_t count,
+                               std::vector<double>& values) {
+  collective_point(comm_);
+  const std::string p = path(name);
+  std::vector<hsize_t> dims{static_cast<hsize_t>(count)};
+  for (auto n : slab.shape) dims.push_back(static_cast<hsize_t>(n));
+  dims.push_back(static_cast<hsize_t>(components));
+  hid_t d = -1;
+  if (saving()) {
+    const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    d = h5::check_id(H5Dcreate2(file_, p.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "create " + p);
+    H5Sclose(space);
+  } else {
+    if (H5Lexists(file_, p.c_str(), H5P_DEFAULT) <= 0) throw RuntimeFailure("checkpoint has no " + p);
+    d = h5::check_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+    values.resize(static_cast<std::size_t>(count * slab.size() * components));
+  }
+  const hid_t space = H5Dget_space(d);
+  std::vector<hsize_t> start{0}, block{static_cast<hsize_t>(count)};
+  for (std::size_t k = 0; k < slab.shape.size(); ++k) {
+    start.push_back(static_cast<hsize_t>(slab.start[k]));
+    block.push_back(static_cast<hsize_t>(slab.count[k]));
+  }
+  start.push_back(0);
+  block.push_back(static_cast<hsize_t>(components));
+  const hid_t mem = H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr);
+  const bool empty = count == 0 || slab.size() == 0;
+  if (empty) {
+    H5Sselect_none(space);
+    H5Sselect_none(mem);
+  } else {
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr);
+  }
+  const hid_t dxpl = h5::collective_transfer();
+  double unused = 0;
+  double* data = empty ? &unused : values.data();
+  herr_t status = 0;
+  if (count > 0)
+    status = saving() ? H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, data)
+                      : H5Dread(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, data);
+  H5Pclose(dxpl);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+  h5::check(status, (saving() ? "write " : "read ") + p);
 }
 
 template <class T>
 void CheckpointArchive::particles(const std::string& name, const Ensemble& e, std::vector<T>& v, int per) {
+  collective_point(comm_);
   v.resize(static_cast<std::size_t>(e.count * per));
   distributed_array(file_, path(name), saving(), e.total * per, e.first_id * per, v);
 }
@@ -182,8 +234,10 @@ template void CheckpointArchive::particles(const std::string&, const Ensemble&, 
 template void CheckpointArchive::particles(const std::string&, const Ensemble&, std::vector<std::int64_t>&, int);
 template void CheckpointArchive::particles(const std::string&, const Ensemble&, std::vector<signed char>&, int);
 template void CheckpointArchive::particles(const std::string&, const Ensemble&, std::vector<unsigned char>&, int);
+template void CheckpointArchive::particles(const std::string&, const Ensemble&, std::vector<std::uint64_t>&, int);
 
 void CheckpointArchive::grid_vector(const std::string& name, DM dm, Vec v) {
+  collective_point(comm_);
   // PETSc's natural vector is distributed in contiguous ranges of the
   // natural (rank-independent) ordering, which is what is stored.
   Vec natural = nullptr;

@@ -22,13 +22,6 @@ namespace {
 using h5::check;
 using h5::check_id;
 
-// Dataset shape of a field of this box: cells in natural order, x0 first.
-std::vector<hsize_t> field_shape(const Box& box) {
-  std::vector<hsize_t> s;
-  for (int k = 0; k < box.dim; ++k) s.push_back(static_cast<hsize_t>(box.cells[k]));
-  return s;
-}
-
 }  // namespace
 
 OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
@@ -86,11 +79,18 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  collective_point(comm_);
   h5::write_attribute(file_, object, name, value);
 }
 
 std::string OutputFile::string_attribute(const std::string& object, const std::string& name) const {
+  collective_point(comm_);
   return h5::read_string_attribute(file_, object, name);
+}
+
+void OutputFile::group(const std::string& path) {
+  collective_point(comm_);
+  h5::ensure_groups(file_, path, true);
 }
 
 bool OutputFile::exists(const std::string& object) const {
@@ -103,12 +103,14 @@ bool OutputFile::exists(const std::string& object) const {
 }
 
 void OutputFile::attribute(const std::string& object, const std::string& name, double value) {
+  collective_point(comm_);
   const hid_t s = H5Screate(H5S_SCALAR);
   h5::write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, &value);
   H5Sclose(s);
 }
 
 void OutputFile::attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  collective_point(comm_);
   const hid_t s = H5Screate(H5S_SCALAR);
   h5::write_attribute(file_, object, name, H5T_NATIVE_INT64, s, &value);
   H5Sclose(s);
@@ -116,6 +118,7 @@ void OutputFile::attribute(const std::string& object, const std::string& name, s
 
 void OutputFile::attribute(const std::string& object, const std::string& name,
                            const std::vector<double>& value) {
+  collective_point(comm_);
   const hsize_t n = value.size();
   const hid_t s = H5Screate_simple(1, &n, nullptr);
   h5::write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, s, value.data());
@@ -124,6 +127,7 @@ void OutputFile::attribute(const std::string& object, const std::string& name,
 
 void OutputFile::attribute(const std::string& object, const std::string& name,
                            const std::vector<std::int64_t>& value) {
+  collective_point(comm_);
   const hsize_t n = value.size();
   const hid_t s = H5Screate_simple(1, &n, nullptr);
   h5::write_attribute(file_, object, name, H5T_NATIVE_INT64, s, value.data());
@@ -136,6 +140,7 @@ void OutputFile::write_vector(const std::string& path, const std::vector<double>
 
 void OutputFile::write_array(const std::string& path, const std::vector<std::int64_t>& shape,
                              const std::vector<double>& values) {
+  collective_point(comm_);
   h5::ensure_groups(file_, path);
   // A resumed run may repeat a write its interrupted predecessor made.
   if (exists(path)) H5Ldelete(file_, path.c_str(), H5P_DEFAULT);
@@ -162,6 +167,7 @@ void OutputFile::write_array(const std::string& path, const std::vector<std::int
 }
 
 void OutputFile::write_grid(const Box& box) {
+  collective_point(comm_);
   std::vector<double> lo(box.lower.begin(), box.lower.begin() + box.dim);
   std::vector<double> hi(box.upper.begin(), box.upper.begin() + box.dim);
   std::vector<std::int64_t> shape(box.cells.begin(), box.cells.begin() + box.dim);
@@ -178,12 +184,25 @@ void OutputFile::write_grid(const Box& box) {
   attribute("/grid", "centering", std::string("cell"));
 }
 
-void OutputFile::create_series(const std::string& path, std::int64_t count, const Box& box, int components) {
+std::vector<double> OutputFile::read_vector(const std::string& path) const {
+  collective_point(comm_);
+  const hid_t d = check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open " + path);
+  const hid_t space = H5Dget_space(d);
+  const auto n = H5Sget_simple_extent_npoints(space);
+  std::vector<double> v(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+  const herr_t status = n > 0 ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) : 0;
+  H5Sclose(space);
+  H5Dclose(d);
+  check(status, "read " + path);
+  return v;
+}
+
+void OutputFile::create_series(const std::string& path, std::int64_t count, const Slab& slab, int components) {
+  collective_point(comm_);
   if (exists(path)) return;  // created before the checkpoint a resumed run continues from
   h5::ensure_groups(file_, path);
   std::vector<hsize_t> dims{static_cast<hsize_t>(count)};
-  const auto shape = field_shape(box);
-  dims.insert(dims.end(), shape.begin(), shape.end());
+  for (auto n : slab.shape) dims.push_back(static_cast<hsize_t>(n));
   if (components > 1) dims.push_back(static_cast<hsize_t>(components));
   std::vector<hsize_t> chunk = dims;
   chunk[0] = 1;
@@ -203,17 +222,16 @@ void OutputFile::create_series(const std::string& path, std::int64_t count, cons
 }
 
 namespace {
-// Selects entry `index` of a series, restricted to this rank's owned block
-// (all components of each cell); returns the memory space of that block.
-hid_t select_owned_entry(hid_t space, std::int64_t index, const Grid& grid) {
-  const Box& box = grid.box();
+// Selects entry `index` of a series, restricted to this rank's block (all
+// components of each cell); returns the memory space of that block.
+hid_t select_owned_entry(hid_t space, std::int64_t index, const Slab& slab) {
   std::vector<hsize_t> start{static_cast<hsize_t>(index)}, count{1};
-  for (int k = 0; k < box.dim; ++k) {
-    start.push_back(static_cast<hsize_t>(grid.owned().start[k]));
-    count.push_back(static_cast<hsize_t>(grid.owned().count[k]));
+  for (std::size_t k = 0; k < slab.shape.size(); ++k) {
+    start.push_back(static_cast<hsize_t>(slab.start[k]));
+    count.push_back(static_cast<hsize_t>(slab.count[k]));
   }
   const int rank = H5Sget_simple_extent_ndims(space);
-  if (rank > box.dim + 1) {  // trailing component axis
+  if (rank > static_cast<int>(slab.shape.size()) + 1) {  // trailing component axis
     hsize_t extent[8];
     H5Sget_simple_extent_dims(space, extent, nullptr);
     start.push_back(0);
@@ -224,25 +242,32 @@ hid_t select_owned_entry(hid_t space, std::int64_t index, const Grid& grid) {
 }
 }  // namespace
 
-void OutputFile::write_field(const std::string& path, std::int64_t index, const Grid& grid,
+void OutputFile::write_entry(const std::string& path, std::int64_t index, const Slab& slab,
                              const std::vector<double>& owned) {
-  transfer_field(path, index, grid, const_cast<double*>(owned.data()), true);
+  transfer_entry(path, index, slab, const_cast<double*>(owned.data()), true);
 }
 
-void OutputFile::read_field(const std::string& path, std::int64_t index, const Grid& grid,
+void OutputFile::read_entry(const std::string& path, std::int64_t index, const Slab& slab, int components,
                             std::vector<double>& owned) const {
-  owned.resize(static_cast<std::size_t>(grid.owned().size() * grid.dof()));
-  transfer_field(path, index, grid, owned.data(), false);
+  owned.resize(static_cast<std::size_t>(slab.size() * components));
+  transfer_entry(path, index, slab, owned.data(), false);
 }
 
-void OutputFile::transfer_field(const std::string& path, std::int64_t index, const Grid& grid, double* owned,
+void OutputFile::transfer_entry(const std::string& path, std::int64_t index, const Slab& slab, double* owned,
                                 bool write) const {
+  collective_point(comm_);
   const hid_t d = check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open " + path);
   const hid_t space = H5Dget_space(d);
-  const hid_t mem = select_owned_entry(space, index, grid);
+  const hid_t mem = select_owned_entry(space, index, slab);
+  if (slab.size() == 0) {
+    H5Sselect_none(space);
+    H5Sselect_none(mem);
+  }
   const hid_t dxpl = h5::collective_transfer();
-  const herr_t status = write ? H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned)
-                              : H5Dread(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, owned);
+  double unused = 0;
+  double* data = slab.size() > 0 ? owned : &unused;
+  const herr_t status = write ? H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, data)
+                              : H5Dread(d, H5T_NATIVE_DOUBLE, mem, space, dxpl, data);
   H5Pclose(dxpl);
   H5Sclose(mem);
   H5Sclose(space);
@@ -250,15 +275,20 @@ void OutputFile::transfer_field(const std::string& path, std::int64_t index, con
   check(status, (write ? "write " : "read ") + path);
 }
 
-void OutputFile::flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_); }
+void OutputFile::flush() {
+  collective_point(comm_);
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_);
+}
 
 void OutputFile::suspend() {
+  collective_point(comm_);
   check(H5Fclose(file_), "close " + partial_);
   file_ = -1;
   retained_ = true;
 }
 
 void OutputFile::commit() {
+  collective_point(comm_);
   check(H5Fclose(file_), "close " + partial_);
   file_ = -1;
   on_root_and_agree(comm_, [&] {

@@ -5,13 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <numbers>
 #include <sstream>
 
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
-
+#include "twinflow/grid/grid.hpp"
 namespace twinflow {
 namespace {
 
@@ -32,7 +33,7 @@ bool is_diagonal(const std::vector<double>& c, int d) {
 }  // namespace
 
 double normal_interval_probability(double m, double s, double lo, double hi) {
-  if (s == 0.0) return (m >= lo && m < hi) ? 1.0 : 0.0;
+  if (s == 0.0) return face_shared_fraction(m, lo, hi);
   const double a = (lo - m) / (s * std::numbers::sqrt2), b = (hi - m) / (s * std::numbers::sqrt2);
   // Difference of erfc on the side where it is small, to keep tail accuracy.
   if (a >= 0) return 0.5 * (std::erfc(a) - std::erfc(b));
@@ -63,8 +64,16 @@ GaussianMixture::GaussianMixture(const std::string& key, int dim,
       throw UsageError(key, "a covariance is not positive definite");
     }
   }
-  if (std::abs(total - 1.0) > 1e-9)
-    throw UsageError(key, "weights sum to " + std::to_string(total) + "; accepted: weights summing to 1");
+  // Weights written with a few digits (9 × 0.11111111) are accepted and
+  // renormalised; a sum farther from 1 is a mistake.
+  constexpr double kWeightTolerance = 1e-6;
+  if (std::abs(total - 1.0) > kWeightTolerance) {
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.10g", total);
+    throw UsageError(key, std::string("weights sum to ") + sum + "; accepted: weights summing to 1 within 1e-6 "
+                          "(they are then renormalised to sum to 1 exactly)");
+  }
+  for (auto& c : components_) c.weight /= total;
   for (const auto& c : components_) {
     std::vector<double> l(static_cast<std::size_t>(dim_ * dim_), 0.0);
     if (is_diagonal(c.covariance, dim_)) {

@@ -1,37 +1,49 @@
 #include "twinflow/pde/ts_evolution.hpp"
 
 #include <cmath>
+#include <limits>
+#include <utility>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
-#include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 
 namespace twinflow {
 
-void petsc_check(PetscErrorCode ierr, const char* what) {
-  if (ierr) throw RuntimeFailure(std::string("PETSc: ") + what + " failed (error " + std::to_string(ierr) + ")");
+PetscErrorCode CallbackFailures::guarded(const std::function<void()>& body, bool stop) noexcept {
+  try {
+    body();
+    return 0;
+  } catch (...) {
+    if (!kept_) kept_ = std::current_exception();
+    return stop ? PETSC_ERR_USER : 0;
+  }
 }
 
-TsEvolution::TsEvolution(DM dm, Vec state, double dt, double cell_volume, Progress* progress, std::string name)
-    : state_(state), dt_(dt), cell_volume_(cell_volume), progress_(progress), name_(std::move(name)) {
-  MPI_Comm comm = MPI_COMM_NULL;
-  PetscObjectGetComm(reinterpret_cast<PetscObject>(dm), &comm);
-  petsc_check(TSCreate(comm, &ts_), "TSCreate");
-  TSSetDM(ts_, dm);
+bool DensitySolver::advance_to(double t) {
+  std::size_t next = 0;
+  return advance_through({t}, next, [](std::size_t) {}, [](double) { return false; });
+}
+
+TsEvolution::TsEvolution(DM dm, Vec state, double dt, double cell_volume)
+    : state_(state), dt_(dt), cell_volume_(cell_volume) {
+  TF_CHECK_PETSC(PetscObjectGetComm(reinterpret_cast<PetscObject>(dm), &comm_));
+  TF_CHECK_PETSC(TSCreate(comm_, &ts_));
+  TF_CHECK_PETSC(TSSetDM(ts_, dm));
   TSAdapt adapt = nullptr;
-  TSGetAdapt(ts_, &adapt);
-  TSAdaptSetType(adapt, TSADAPTNONE);
-  TSSetTime(ts_, 0.0);
-  TSSetTimeStep(ts_, dt_);
-  TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER);
-  TSMonitorSet(ts_, &TsEvolution::monitor, this, nullptr);
-  TSSetApplicationContext(ts_, this);
-  TSSetPostStep(ts_, &TsEvolution::post_step);
+  TF_CHECK_PETSC(TSGetAdapt(ts_, &adapt));
+  TF_CHECK_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
+  TF_CHECK_PETSC(TSSetTime(ts_, 0.0));
+  TF_CHECK_PETSC(TSSetTimeStep(ts_, dt_));
+  TF_CHECK_PETSC(TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER));
+  TF_CHECK_PETSC(TSMonitorSet(ts_, &TsEvolution::monitor, this, nullptr));
+  TF_CHECK_PETSC(TSSetApplicationContext(ts_, this));
+  TF_CHECK_PETSC(TSSetPostStep(ts_, &TsEvolution::post_step));
 }
 
 void TsEvolution::finish_setup() {
-  petsc_check(TSSetFromOptions(ts_), "TSSetFromOptions");
-  petsc_check(TSSetUp(ts_), "TSSetUp");
+  petsc_check_options(TSSetFromOptions(ts_), "TSSetFromOptions (-ts_*, -snes_*, -ksp_*, -pc_*)");
+  petsc_check_options(TSSetUp(ts_), "TSSetUp");
   mass0_ = mass();
 }
 
@@ -42,86 +54,131 @@ TsEvolution::~TsEvolution() {
 
 double TsEvolution::mass() const {
   PetscScalar s = 0;
-  VecSum(state_, &s);
+  collective_point(comm_);
+  TF_CHECK_PETSC(VecSum(state_, &s));
   return s * cell_volume_;
 }
 
-PetscErrorCode TsEvolution::monitor(TS, PetscInt, PetscReal t, Vec u, void* ctx) {
+PetscErrorCode TsEvolution::monitor(TS, PetscInt, PetscReal, Vec u, void* ctx) {
   auto* self = static_cast<TsEvolution*>(ctx);
-  PetscFunctionBeginUser;
-  PetscScalar s = 0;
-  PetscCall(VecSum(u, &s));
-  const double m = s * self->cell_volume_;
-  if (self->mass0_ != 0) self->max_drift_ = std::max(self->max_drift_, std::abs(m - self->mass0_) / std::abs(self->mass0_));
-  if (self->progress_ && t > self->time_)
-    self->progress_->update(self->name_, t, self->interval_target_, self->steps_);
-  PetscFunctionReturn(0);
+  return self->guarded([&] {
+    PetscScalar s = 0;
+    TF_CHECK_PETSC(VecSum(u, &s));
+    const double m = s * self->cell_volume_;
+    if (self->mass0_ != 0)
+      self->max_drift_ = std::max(self->max_drift_, std::abs(m - self->mass0_) / std::abs(self->mass0_));
+  });
+}
+
+bool TsEvolution::plan_next() {
+  while (*next_ < stops_->size()) {
+    const double target = (*stops_)[*next_];
+    // Equal steps no longer than dt across the interval, counted rather
+    // than matched by time: matching leaves a round-off sliver step
+    // (~1e-17) that ruins variable-step multistep schemes. A stop within
+    // round-off of the current time (T − s computed two ways) takes none.
+    const auto n = target > time_ ? static_cast<PetscInt>(std::ceil((target - time_) / dt_ - 1e-9)) : PetscInt{0};
+    if (n > 0) {
+      PetscInt step = 0;
+      TF_CHECK_PETSC(TSGetStepNumber(ts_, &step));
+      interval_target_ = target;
+      interval_step_ = (target - time_) / static_cast<double>(n);
+      interval_last_step_ = step + n;
+      TF_CHECK_PETSC(TSSetTimeStep(ts_, interval_step_));
+      return true;
+    }
+    if (target > time_) {
+      TF_CHECK_PETSC(TSSetTime(ts_, target));
+      time_ = target;
+    }
+    (*at_stop_)((*next_)++);
+  }
+  return false;
+}
+
+void TsEvolution::after_step() {
+  // Callbacks of the step just taken may have kept a failure on some rank.
+  agree(comm_, failures_.take());
+  ++steps_;
+  PetscInt step = 0;
+  TF_CHECK_PETSC(TSGetStepNumber(ts_, &step));
+  if (step >= interval_last_step_) {
+    TF_CHECK_PETSC(TSSetTime(ts_, interval_target_));
+    time_ = interval_target_;
+    (*at_stop_)((*next_)++);
+    if (!plan_next()) TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_USER));
+  } else {
+    PetscReal t = 0;
+    TF_CHECK_PETSC(TSGetTime(ts_, &t));
+    time_ = t;
+  }
+  if ((*boundary_)(time_)) TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_USER));
+  // A failure of this rank's stop or boundary code is agreed here at the
+  // latest, before the next step's collectives.
+  collective_point(comm_);
 }
 
 PetscErrorCode TsEvolution::post_step(TS ts) {
   TsEvolution* self = nullptr;
   PetscFunctionBeginUser;
   PetscCall(TSGetApplicationContext(ts, &self));
-  PetscReal t = 0;
-  PetscCall(TSGetTime(ts, &t));
-  bool stop = false;
-  try {
-    stop = self->stop_ && *self->stop_ && (*self->stop_)(t);
-  } catch (...) {
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "step hook failed");
-  }
-  if (stop) PetscCall(TSSetConvergedReason(ts, TS_CONVERGED_USER));
+  // A failure here returns an error at once: the stop and boundary code
+  // agrees with the other ranks before anything collective.
+  PetscCall(self->failures_.guarded([&] { self->after_step(); }, true));
   PetscFunctionReturn(0);
 }
 
 void checkpoint_ts_clock(CheckpointArchive& a, TS ts) {
   PetscReal t = 0;
   PetscInt step = 0;
-  TSGetTime(ts, &t);
-  TSGetStepNumber(ts, &step);
+  TF_CHECK_PETSC(TSGetTime(ts, &t));
+  TF_CHECK_PETSC(TSGetStepNumber(ts, &step));
   double time = t;
   std::int64_t steps = step;
   a.value("ts_time", time);
   a.value("ts_step", steps);
   if (a.saving()) return;
-  TSSetTime(ts, time);
-  TSSetStepNumber(ts, static_cast<PetscInt>(steps));
+  TF_CHECK_PETSC(TSSetTime(ts, time));
+  TF_CHECK_PETSC(TSSetStepNumber(ts, static_cast<PetscInt>(steps)));
 }
 
-bool TsEvolution::advance_to(double t, const StepHook& stop) {
-  if (t <= time_) return true;
-  PetscInt before = 0, after = 0;
-  TSGetStepNumber(ts_, &before);
-  if (t != interval_target_) {
-    // Equal steps no longer than dt across the interval, stopped by the step
-    // count rather than by matching the time: matching leaves a round-off
-    // sliver step (~1e-17) that ruins variable-step multistep schemes.
-    const auto n = static_cast<PetscInt>(std::ceil((t - time_) / dt_ - 1e-9));
-    interval_target_ = t;
-    interval_step_ = (t - time_) / static_cast<double>(n);
-    interval_last_step_ = before + n;
-  }
-  TSSetTimeStep(ts_, interval_step_);
-  TSSetMaxSteps(ts_, static_cast<PetscInt>(interval_last_step_));
-  TSSetMaxTime(ts_, t + 0.5 * interval_step_);
-  stop_ = &stop;
+bool TsEvolution::advance_through(const std::vector<double>& stops, std::size_t& next, const StopHook& at_stop,
+                                  const StepHook& boundary) {
+  stops_ = &stops;
+  next_ = &next;
+  at_stop_ = &at_stop;
+  boundary_ = &boundary;
+  struct Clear {
+    TsEvolution* self;
+    ~Clear() { self->stops_ = nullptr, self->next_ = nullptr, self->at_stop_ = nullptr, self->boundary_ = nullptr; }
+  } clear{this};
+  // An interval in progress (of a restored solver) continues with its
+  // steps; otherwise the stops that need no step are reached and the next
+  // interval planned.
+  const bool in_progress = next < stops.size() && stops[next] == interval_target_ && time_ < interval_target_;
+  if (!in_progress && !plan_next()) return true;
+  TF_CHECK_PETSC(TSSetTimeStep(ts_, interval_step_));
+  // The solve ends at the last stop (after_step says so); the limits only
+  // keep PETSc from stopping sooner.
+  TF_CHECK_PETSC(TSSetMaxSteps(ts_, std::numeric_limits<PetscInt>::max() - 1));
+  TF_CHECK_PETSC(TSSetMaxTime(ts_, stops.back() + 0.5 * dt_));
+  TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_ITERATING));
+  collective_point(comm_);
   const PetscErrorCode ierr = TSSolve(ts_, state_);
-  stop_ = nullptr;
+  // A kept failure (its own or agreed with the others) explains a PETSc
+  // error or a diverged step better than PETSc's message does.
+  agree(comm_, failures_.take());
   petsc_check(ierr, "TSSolve");
   TSConvergedReason reason;
-  TSGetConvergedReason(ts_, &reason);
-  if (reason < 0) throw RuntimeFailure("PETSc TS diverged (reason " + std::to_string(reason) + ") at t = " + std::to_string(time_));
-  TSGetStepNumber(ts_, &after);
-  steps_ += after - before;
-  if (after < interval_last_step_) return false;
-  TSSetTime(ts_, t);
-  time_ = t;
-  return true;
+  TF_CHECK_PETSC(TSGetConvergedReason(ts_, &reason));
+  if (reason < 0)
+    throw RuntimeFailure("PETSc TS diverged (reason " + std::to_string(reason) + ") at t = " + std::to_string(time_));
+  return next >= stops.size();
 }
 
 void TsEvolution::checkpoint(CheckpointArchive& a) {
   DM dm = nullptr;
-  TSGetDM(ts_, &dm);
+  TF_CHECK_PETSC(TSGetDM(ts_, &dm));
   a.grid_vector("state", dm, state_);
   checkpoint_ts_clock(a, ts_);
   a.value("time", time_);

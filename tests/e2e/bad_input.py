@@ -25,14 +25,17 @@ import os
 import re
 import shutil
 import sys
+import zlib
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import run_bounded  # noqa: E402
 
 # Options added to every case whose own arguments do not set the key: they
-# keep a run short should a bad input wrongly be accepted.
-SMALL_RUN = ["--quiet", "--particles.count=2000", "--pde.steps=20", "--ou.steps=10", "--grid.cells=64"]
+# keep a run short should a bad input wrongly be accepted (the step count of
+# the case's family only: another family's keys are refused).
+SMALL_RUN = ["--quiet", "--particles.count=2000", "--pde.steps=20", "--grid.cells=64"]
+FAMILY_STEPS = {"ou": "--ou.steps=10", "kac": "--kac.steps=10", "kinetic": "--kinetic.steps=10"}
 CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fault", "core dumped",
                  "MPI_ABORT was invoked", "exited on signal", "Aborted"]
 
@@ -56,7 +59,7 @@ def interrupt(mpiexec, binary, nranks, out_path, cwd, timeout):
     """Runs the case's output until its first step boundary: a wall-time
     limit of ~0 makes it write checkpoint 1 and exit 75. Returns a problem or None."""
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", "--output=" + out_path,
-           "--checkpoint.walltime=1e-9"] + SMALL_RUN
+           "--checkpoint.walltime=1e-9"] + SMALL_RUN + [FAMILY_STEPS["ou"]]
     rc, out, err, secs = run_bounded(cmd, cwd, timeout)
     return None if rc == 75 else f"setup: the interrupted run exited {rc}, expected 75: {err}"
 
@@ -71,6 +74,22 @@ def corrupt_checkpoint(out_path):
     with open(path, "r+b") as f:
         f.seek(os.path.getsize(path) // 2)
         f.write(b"corrupted by the bad-input test")
+
+
+def downgrade_checkpoint(out_path):
+    """Makes the newest checkpoint look like one of schema version 1 (an older
+    twinflow), with the manifest updated so that only the schema differs."""
+    import h5py
+    import numpy as np
+    manifest = out_path[:-3] + ".checkpoints"
+    lines = open(manifest).read().splitlines()
+    entry = lines[-1].split()
+    path = os.path.join(os.path.dirname(out_path), entry[1])
+    with h5py.File(path, "r+") as f:
+        f.attrs["schema_version"] = np.int64(1)
+    data = open(path, "rb").read()
+    lines[-1] = f"{entry[0]} {entry[1]} {len(data)} {zlib.crc32(data) & 0xffffffff:08x}"
+    write(manifest, "\n".join(lines) + "\n")
 
 
 def write(path, text):
@@ -130,7 +149,10 @@ def make_cases(scratch):
         C("one-snapshot", ["--time.snapshots=1"], "time.snapshots"),
         C("negative-seed", ["--seed=-1"], "seed"),
         C("zero-progress-interval", ["--progress_interval=0"], "progress_interval"),
-        C("dimension-out-of-range", ["--grid.dim=4"], "grid.dim"),
+        C("dimension-out-of-range", ["--grid.dim=65"], "grid.dim"),
+        C("pde-beyond-three-dimensions", ["--grid.dim=4"], "pde.enabled"),
+        C("key-of-another-family", ["--family=kac", "--ou.steps=3"], "ou.steps"),
+        C("misspelt-key-suggestion", ["--particles.cout=10"], "particles.cout"),
         C("list-length", ["--grid.cells=10,20"], "grid.cells"),
         C("lower-not-below-upper", ["--grid.lower=1", "--grid.upper=1"], "grid.upper"),
         C("grid-too-small-for-ranks", ["--grid.cells=1"], "grid.cells", min_ranks=2),
@@ -171,6 +193,9 @@ def make_cases(scratch):
         C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),
         C("pde-score-without-pde", ["--ou.score=pde", "--pde.enabled=false"], "ou.score"),
         C("nothing-to-compute", ["--pde.enabled=false", "--particles.enabled=false"], "pde.enabled"),
+        # PETSc options.
+        C("petsc-option-bad-value", ["-ts_type", "nonsense"], "PETSc options"),
+        C("petsc-grid-option-bad-value", ["-da_refine", "-3"], "PETSc options"),
         # Config files.
         C("missing-config", [os.path.join(d, "nope.ini")], "config"),
         C("unreadable-config-directory", [config_dir], "config"),
@@ -199,6 +224,8 @@ def make_cases(scratch):
         C("restart-output-missing", ["--restart=latest"], "restart", interrupted=True,
           setup=lambda out: os.remove(out + ".partial")),
         C("fresh-run-over-checkpoints", [], "restart", interrupted=True),
+        C("restart-old-checkpoint-schema", ["--restart=latest"], "restart", interrupted=True,
+          setup=downgrade_checkpoint),
         # The command.
         C("unknown-command", [], "frobnicate", command="frobnicate", output=False, small=False),
     ]
@@ -248,7 +275,9 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
     if case.interrupted:
         kept = {p: open(p, "rb").read() for p in checkpoint_files(out_path) if os.path.exists(p)}
     if case.small:
-        args += [o for o in SMALL_RUN if not key_given(args, o[2:].split("=")[0])]
+        family = next((a.split("=", 1)[1] for a in args if a.startswith("--family=")), "ou")
+        small = SMALL_RUN + ([FAMILY_STEPS[family]] if family in FAMILY_STEPS else [])
+        args += [o for o in small if not key_given(args, o[2:].split("=")[0])]
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, case.command] + args
     rc, out, err, secs = run_bounded(cmd, cwd, timeout)
     if rc is None:

@@ -18,6 +18,7 @@ SCRATCH/default-NRANKS.h5, and checks with h5py and numpy only:
 
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
+import configparser
 import math
 import os
 import shutil
@@ -39,6 +40,12 @@ TARGET = [(0.5, -1.5, 0.25), (0.5, 1.5, 0.25)]
 FIELDS = ["/pde/density", "/particles/histogram", "/reverse/histogram", "/reverse/pde_density"]
 COMPARE = ["l1", "hellinger", "kl", "noise_floor_l1", "w1", "pde_mass", "pde_exact_l1",
            "reverse_l1", "reverse_hellinger", "reverse_kl", "reverse_noise_floor_l1", "reverse_w1"]
+
+
+def compare_path(name):
+    """The reverse twin's metrics live under /compare/reverse/ (the first
+    twin's and the PDE's at /compare/)."""
+    return "/compare/reverse/" + name[len("reverse_"):] if name.startswith("reverse_") else "/compare/" + name
 ROOT_ATTRS = ["schema", "schema_version", "twinflow_version", "git_sha", "petsc_version",
               "hdf5_version", "mpi_library", "nranks", "seed", "family", "created_utc", "config",
               "petsc_options"]
@@ -88,6 +95,17 @@ def check_file(path, nranks, n):
         if "config" in f.attrs:
             check("family = ou" in as_text(f.attrs["config"]),
                   "root attribute config does not contain 'family = ou'")
+            # Python's configparser reads it, and it holds the platform's
+            # sections and the running family's only.
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read_string(as_text(f.attrs["config"]))
+                check(parser.get("general", "family") == "ou", "configparser: [general] family is not ou")
+                check(parser.get("ou", "steps") == "100", "configparser: [ou] steps is not 100")
+                check(not parser.has_section("kac") and not parser.has_section("kinetic"),
+                      f"the stored config has sections of other families: {parser.sections()}")
+            except configparser.Error as e:
+                check(False, f"configparser cannot read the stored config: {e}")
         for name in ("twinflow_version", "petsc_version", "hdf5_version", "mpi_library", "created_utc"):
             if name in f.attrs:
                 check(as_text(f.attrs[name]).strip() != "", f"root attribute {name} is empty")
@@ -165,7 +183,7 @@ def check_file(path, nranks, n):
         # Comparison vectors.
         cmp = {}
         for name in COMPARE:
-            path = "/compare/" + name
+            path = compare_path(name)
             if check(path in f, f"{path} is missing"):
                 v = f[path][...]
                 if check(v.shape == (SNAPSHOTS,), f"{path} has shape {v.shape}, expected ({SNAPSHOTS},)"):
@@ -173,7 +191,7 @@ def check_file(path, nranks, n):
         for name in ("l1", "hellinger", "noise_floor_l1", "w1", "pde_mass", "pde_exact_l1",
                      "reverse_l1", "reverse_noise_floor_l1"):
             if name in cmp:
-                check(np.all(np.isfinite(cmp[name])), f"/compare/{name} has non-finite entries")
+                check(np.all(np.isfinite(cmp[name])), f"{compare_path(name)} has non-finite entries")
 
         # Twin check: PDE vs particles within 3x the noise floor, recomputed here.
         hist = data.get("/particles/histogram")
@@ -267,8 +285,10 @@ def main():
         sys.exit(f"check_output: FAIL: the run exited with {rc}\nstdout:\n{out}\nstderr:\n{err}")
 
     check(not os.path.exists(h5 + ".partial"), f"{h5}.partial was left behind")
+    # One table per twin: forward and reverse.
     header = [l for l in out.splitlines() if "hellinger" in l and "floor" in l]
-    check(len(header) == 1, "stdout has no comparison table header (a line with 'hellinger' and 'floor')")
+    check(len(header) == 2, f"stdout has {len(header)} comparison table headers (lines with 'hellinger' and "
+                            "'floor'), expected 2: forward and reverse")
     check("Timing per phase" in out, "stdout has no timing table ('Timing per phase')")
     check("twinflow: error" not in out + err, "the run printed an error line")
     if check(os.path.isfile(h5), f"{h5} was not written"):

@@ -62,9 +62,10 @@ OUTPUT_ONLY = {"output", "quiet", "progress_interval", "overwrite", "restart", "
 ROUNDOFF_ATTRS = {"max_relative_mass_drift"}
 
 
-def progress_line(phase):
-    """A progress line of a phase (not the INI section header of the same name)."""
-    return re.compile(r"^\[" + phase + r" *\] t = ")
+def progress_line(stage):
+    """A progress line of a stage (not the INI section header of the same
+    name): '[reverse  ] s = 0.42 step 42 ...'."""
+    return re.compile(r"^\[" + stage + r" *\] \w+ = ")
 PARTICLE_SERIES = {"particles/histogram", "reverse/histogram"}
 
 check = Checks()
@@ -118,13 +119,13 @@ def interrupted(binary, nranks, extra, cwd, trigger, how):
 
 
 def checkpoint_phase(cwd):
-    """Phase recorded in the newest listed checkpoint, or None."""
+    """Stage recorded in the newest listed checkpoint, or None."""
     manifest = os.path.join(cwd, "out.checkpoints")
     if not os.path.exists(manifest):
         return None
     lines = [l.split() for l in open(manifest) if l.strip() and not l.startswith("#")]
     with h5py.File(os.path.join(cwd, lines[-1][1]), "r") as f:
-        return f.attrs["phase_name"]
+        return f.attrs["stage"]
 
 
 def objects(f):
@@ -251,8 +252,8 @@ def main():
             return report("check_restart", check.failures)
         references[name] = os.path.join(cwd, "out.h5")
 
-    for phase, name in [("pde", "pde"), ("forward", "particles"), ("reverse", "reverse")]:
-        interrupt_and_resume(binary, nranks, RUN, scratch, f"sigterm-{phase}", progress_line(name), "TERM",
+    for phase in ["pde", "forward", "reverse"]:
+        interrupt_and_resume(binary, nranks, RUN, scratch, f"sigterm-{phase}", progress_line(phase), "TERM",
                              references["run"], want_phase=phase)
     interrupt_and_resume(binary, nranks, RUN, scratch, "sigusr1-mpiexec", progress_line("pde"), "USR1",
                          references["run"], want_phase="pde")

@@ -36,29 +36,38 @@ struct Accept {
   std::string describe() const;
 };
 
-/// Declarations of keys, grouped in sections (the INI sections).
+/// Declarations of keys, grouped in sections (the INI sections). Keys
+/// without a dot are the [general] section.
 class OptionSet {
  public:
   struct Key {
     std::string name, default_value, help;
     Accept accept;
+    std::string family;  ///< the family that declared it; empty for the platform's keys
   };
   void add(const std::string& name, const std::string& default_value, const std::string& help,
            Accept accept);
+  /// Keys added from now on belong to this family ("" for the platform).
+  void set_family(const std::string& family) { family_ = family; }
   const std::vector<Key>& keys() const { return keys_; }
   const Key* find(const std::string& name) const;
+  /// The declared key nearest to a misspelt one (edit distance), or "".
+  std::string nearest(const std::string& name) const;
   /// Help listing: key, default, accepted values, description.
   std::string help_text() const;
 
  private:
   std::vector<Key> keys_;
+  std::string family_;
 };
 
 /// Resolved configuration of one run.
 class Config {
  public:
   /// Parses an optional INI file and --key=value tokens. Throws UsageError for
-  /// unknown keys, a missing or unreadable file, or a malformed line.
+  /// unknown keys (naming the nearest known one), a missing or unreadable
+  /// file, or a malformed line. The INI file's keys without a dot may stand
+  /// before any section or in a [general] section.
   static Config parse(const OptionSet& options, const std::string& config_path,
                       const std::vector<std::string>& overrides);
 
@@ -74,8 +83,13 @@ class Config {
   /// True when the user set the key (file or command line).
   bool given(const std::string& key) const;
 
-  /// The resolved configuration as INI text (every key, defaults included).
-  std::string resolved_ini() const;
+  /// Throws UsageError for a key set for another family than `family`.
+  void check_family(const std::string& family) const;
+  /// The resolved configuration of a run of `family` as INI text: the
+  /// platform's keys (those without a dot under [general]) and the family's
+  /// section, defaults included. Readable back by twinflow and by Python's
+  /// configparser.
+  std::string resolved_ini(const std::string& family) const;
 
  private:
   const OptionSet::Key& declared(const std::string& key) const;

@@ -1,7 +1,10 @@
 #pragma once
-// Per-phase wall-clock timing: a scoped guard adds to a phase's total and
-// brackets a PETSc log event of the same name, so -log_view shows the same
-// phases. report() is collective (min/avg/max over ranks).
+// Wall-clock timing per phase (each stage of a run, and the services the
+// stages share: histogram, compare, io, checkpoint). Scopes nest, and time
+// goes to the innermost open one, so the rows add up to the run's time. A
+// scope also brackets a PETSc log event tf_<phase>, so -log_view shows the
+// same phases (PETSc's times are inclusive). report() is collective
+// (min/avg/max over ranks).
 #include <petsclog.h>
 
 #include <chrono>
@@ -13,8 +16,10 @@ namespace twinflow {
 
 class PhaseTimer {
  public:
-  /// Registers the PETSc log events; phases are reported in this order.
-  explicit PhaseTimer(std::vector<std::string> phases);
+  PhaseTimer();
+  /// Registers a phase (once; later calls do nothing); the report lists
+  /// phases in the order they were added. Not collective.
+  void add(const std::string& phase);
 
   class Scope {
    public:
@@ -25,35 +30,45 @@ class PhaseTimer {
 
    private:
     PhaseTimer& timer_;
-    std::string phase_;
-    std::chrono::steady_clock::time_point start_;
   };
+  /// Opens a scope of a registered phase.
   Scope scope(const std::string& phase) { return Scope(*this, phase); }
 
   /// Collective. The table (on rank 0; empty elsewhere).
   std::string report(MPI_Comm comm) const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  void charge_top(Clock::time_point now);
+  PetscClassId class_id_ = 0;
   std::vector<std::string> phases_;
   std::map<std::string, double> seconds_;
   std::map<std::string, PetscLogEvent> events_;
+  std::vector<std::string> open_;  ///< the open scopes, innermost last
+  Clock::time_point since_;        ///< when the innermost scope was last charged
 };
 
-/// Rank-0 progress lines (simulated time, step, elapsed, ETA) at a bounded
-/// rate. Not collective.
+/// Rank-0 progress lines of the running stage (its clock, steps, elapsed
+/// time and an ETA) at most once per interval, the first one interval after
+/// the stage began (no line of a stage that has not run yet). Not
+/// collective.
 class Progress {
  public:
   Progress(MPI_Comm comm, bool quiet, double interval_seconds);
-  /// Reports phase progress; prints at most once per interval.
-  void update(const std::string& phase, double t, double t_end, std::int64_t step);
+  /// A stage begins (or resumes) with its clock running from `from` to `to`.
+  void begin_stage(const std::string& stage, const std::string& clock, double from, double to);
+  /// The running stage reached `value` after `steps` step boundaries.
+  void update(double value, std::int64_t steps);
   /// Prints a one-off line (rank 0, unless quiet).
   void note(const std::string& line);
 
  private:
+  using Clock = std::chrono::steady_clock;
   bool active_;
   double interval_;
-  std::chrono::steady_clock::time_point start_, last_;
-  std::map<std::string, std::chrono::steady_clock::time_point> phase_start_;
+  Clock::time_point start_, last_, stage_start_;
+  std::string stage_, clock_;
+  double from_ = 0, to_ = 0;
 };
 
 }  // namespace twinflow

@@ -28,6 +28,8 @@
 
 namespace twinflow {
 
+class CheckpointArchive;
+
 class ChainLaw {
  public:
   /// box.dim must be 1 or 2 with an even number of cells per axis
@@ -42,6 +44,9 @@ class ChainLaw {
   /// Applies step k of the scheme: push forward through its map, then
   /// convolve with its noise.
   void step(const FixedStepScheme& scheme, ScoreField& score, std::int64_t k);
+  /// Saves or restores the law between steps (its point values and the
+  /// mass lost so far).
+  void checkpoint(CheckpointArchive& archive);
 
   /// Point values at the cell centres, C order (replicated on every rank).
   const std::vector<double>& density() const { return density_; }

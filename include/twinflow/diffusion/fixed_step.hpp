@@ -28,8 +28,11 @@ std::string scheme_name(Scheme s);
 class ScoreField {
  public:
   virtual ~ScoreField() = default;
+  /// Collective. Called on every rank before score_block is used at σ (a
+  /// score taken from the field store gathers its field here).
+  virtual void prepare(double /*sigma*/) {}
   /// ∇log p_σ at MixtureScore::kBlock points stored by coordinate
-  /// (x[a * kBlock + j] is coordinate a of point j).
+  /// (x[a * kBlock + j] is coordinate a of point j). Not collective.
   virtual void score_block(double sigma, const double* x, double* s) = 0;
 };
 
@@ -44,6 +47,8 @@ class FixedStepScheme {
   /// σ_k = T − k h, the time of the score used by step k.
   double sigma(std::int64_t k) const;
 
+  /// Collective. Prepares the score for every σ step k evaluates it at.
+  void prepare_step(ScoreField& score, std::int64_t k) const;
   /// The deterministic part of step k applied to MixtureScore::kBlock points
   /// stored by coordinate: out = M y + N s(σ_k, y), or the midpoint map.
   void map_block(ScoreField& score, std::int64_t k, const double* y, double* out) const;
@@ -63,7 +68,8 @@ class FixedStepScheme {
     Eigen::VectorXd mean;
     LinearDiffusion::Matrix covariance;
   };
-  Gaussian affine_law(const std::function<Gaussian(double)>& marginal) const;
+  /// `steps`: the law after that many steps instead (0 is γ^n itself).
+  Gaussian affine_law(const std::function<Gaussian(double)>& marginal, std::int64_t steps = -1) const;
 
  private:
   Scheme scheme_;

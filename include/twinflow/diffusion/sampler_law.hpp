@@ -6,12 +6,14 @@
 // against the grid law: both are binned on one partition of the box (bins
 // holding equal probability under the data, edges on cell faces) and the
 // particles' binned KL, with its standard error, is compared with the grid
-// law's. Written under /sampler_law.
+// law's. Written under /sampler_law by the run's `sampler_law` stage, which
+// steps the chain law with a step boundary between steps.
 #include <mpi.h>
 
 #include <string>
 #include <vector>
 
+#include "twinflow/diffusion/chain_law.hpp"
 #include "twinflow/diffusion/fixed_step.hpp"
 #include "twinflow/grid/grid.hpp"
 #include "twinflow/models/experiment.hpp"
@@ -52,10 +54,10 @@ class SamplerLawReport {
   void count_particles(MPI_Comm comm, const Ensemble& ensemble);
   /// Collective. Saves or restores the particle counts.
   void checkpoint(CheckpointArchive& archive);
-  /// Collective. Runs the chain law of `scheme` with `score`, writes
-  /// /sampler_law and returns the lines for the printed table.
-  std::string run(const Grid& grid, const FixedStepScheme& scheme, ScoreField& score, OutputFile& out,
-                  Progress& progress);
+  /// Collective. Writes /sampler_law from the law of Y_N (the chain law of
+  /// `scheme` after its last step) and returns the lines for the printed
+  /// report.
+  std::string write(const ChainLaw& law, const FixedStepScheme& scheme, OutputFile& out) const;
 
  private:
   std::size_t bin_of(const double* x) const;
@@ -64,6 +66,31 @@ class SamplerLawReport {
   std::vector<std::vector<std::int64_t>> edges_;  ///< per axis: cell-face indices 0 = e_0 < … < e_B = cells
   std::vector<double> particle_counts_;
   double particle_total_ = 0;
+};
+
+/// The stage that computes the law of Y_N: the scheme's N steps of the
+/// chain law from γ^n, a step boundary after each step but the last, then
+/// the report (kept in `printed` for the end of the run). Collective.
+class SamplerLawStage : public Stage {
+ public:
+  SamplerLawStage(MPI_Comm comm, const Box& box, const FixedStepScheme& scheme, std::shared_ptr<ScoreField> score,
+                  SamplerLawReport& report, std::string& printed);
+  std::string clock() const override { return "s"; }
+  double clock_end() const override { return scheme_.step() * static_cast<double>(scheme_.steps()); }
+  double clock_now() const override { return scheme_.step() * static_cast<double>(done_); }
+  void begin(StageContext& ctx) override;
+  bool run(StageContext& ctx) override;
+  void checkpoint(CheckpointArchive& archive) override;
+
+ private:
+  MPI_Comm comm_;
+  Box box_;
+  FixedStepScheme scheme_;
+  std::shared_ptr<ScoreField> score_;
+  SamplerLawReport& report_;
+  std::string& printed_;
+  std::unique_ptr<ChainLaw> law_;
+  std::int64_t done_ = 0;
 };
 
 }  // namespace twinflow

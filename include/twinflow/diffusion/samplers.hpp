@@ -1,7 +1,8 @@
 #pragma once
 // Particle side of a linear diffusion (linear_diffusion.hpp): forward
 // particles with the exact transition, the score fields, and the fixed-step
-// reverse sampler. Local computation only; a particle's trajectory depends
+// reverse sampler. Local computation, but for the preparation of a score
+// taken from the field store (collective); a particle's trajectory depends
 // on (seed, id) alone, never on the rank that owns it.
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "twinflow/diffusion/fixed_step.hpp"
 #include "twinflow/grid/grid_score.hpp"
 #include "twinflow/models/experiment.hpp"
+#include "twinflow/run/field_store.hpp"
 #include "twinflow/rng/counter_rng.hpp"
 
 namespace twinflow {
@@ -28,22 +30,21 @@ class MixtureMarginalScore : public ScoreField {
   std::unique_ptr<MixtureScore> cached_;
 };
 
-/// ∇log p from PDE snapshots stored at the exact times the sampler asks for.
+/// ∇log p of the PDE density the field store holds (as "density") at the
+/// exact times the sampler asks for: prepare(σ) gathers the density at σ
+/// and builds its GridScore; only the fields of the current step are kept.
 class PdeScore : public ScoreField {
  public:
-  explicit PdeScore(const Box& box) : box_(box) {}
-  /// `density`: replicated natural-order field on the box.
-  void add(double t, const std::vector<double>& density);
+  PdeScore(const FieldStore& store, const GridSpace& grid) : store_(store), grid_(grid) {}
+  void prepare(double sigma) override;
   void score_block(double sigma, const double* x, double* s) override;
-  /// Collective. Saves or restores the stored densities.
-  void checkpoint(CheckpointArchive& archive);
 
  private:
   /// Keeps log p well above the round-off of the solver.
   static constexpr double kRelativeFloor = 1e-10;
-  Box box_;
-  std::map<double, GridScore> fields_;
-  std::map<double, std::vector<double>> densities_;  ///< what the fields were built from, for checkpoints
+  const FieldStore& store_;
+  const GridSpace& grid_;
+  std::map<double, GridScore> fields_;  ///< the prepared times (at most two: pf-ode's midpoint)
 };
 
 /// Forward particles: Z_0 from diffusion.initial_law(data) (X_0 from the data

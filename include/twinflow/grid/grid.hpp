@@ -4,7 +4,9 @@
 // cell indices; each rank owns one rectangular block of them.
 #include <petscdmda.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +33,19 @@ struct Box {
   std::int64_t cell_of(const double* x) const;
 };
 
+/// Whether x lies on the cell face at `face`, to round-off (1e-12
+/// relative): faces computed in different ways (lo + h, or lower + (i+1) h)
+/// and atoms carried to m ± ct then agree. Not collective.
+inline bool on_face(double x, double face) { return std::abs(x - face) <= 1e-12 * std::max(1.0, std::abs(face)); }
+
+/// The fraction of a point mass at x that the cell [lo, hi] holds when a
+/// point on a face is shared evenly by the two cells touching it: 1 inside,
+/// ½ on a face, 0 outside. Not collective.
+inline double face_shared_fraction(double x, double lo, double hi) {
+  if (on_face(x, lo) || on_face(x, hi)) return 0.5;
+  return x > lo && x < hi ? 1.0 : 0.0;
+}
+
 /// A rank's block of cells: start and count per dimension (unused dims 0/1).
 struct OwnedBlock {
   std::array<std::int64_t, 3> start{0, 0, 0}, count{1, 1, 1};
@@ -40,8 +55,10 @@ struct OwnedBlock {
 class Grid {
  public:
   /// Collective. Creates the DMDA with `dof` unknowns per cell and stencil
-  /// width 1; PETSc -da_* options apply (the box's cell counts are read back).
-  /// Throws UsageError('grid.cells') when the grid cannot be split over the ranks.
+  /// width 1; PETSc -da_* options apply (the box's cell counts are read
+  /// back, so box() is the grid as built). Throws UsageError('grid.cells')
+  /// when the grid cannot be split over the ranks, UsageError('PETSc
+  /// options') for bad -da_* options.
   Grid(MPI_Comm comm, Box box, int dof = 1);
   /// Collective. A grid over the same box and the same owned blocks as
   /// `layout`, with `dof` unknowns per cell and the given stencil width, so
@@ -63,14 +80,6 @@ class Grid {
   void owned_values(Vec v, std::vector<double>& out) const;
   /// Inverse of owned_values.
   void set_owned_values(const std::vector<double>& in, Vec v) const;
-  /// Copies the owned block of a replicated natural-order field (C order, x0 slowest).
-  void owned_from_replicated(const std::vector<double>& full, std::vector<double>& out) const;
-  /// Collective. Gathers a global Vec into a natural-order field on every
-  /// rank (dof fastest).
-  void replicate(Vec v, std::vector<double>& full) const;
-  /// Collective. The same for owned blocks (C order) with `components`
-  /// values per cell.
-  void replicate(const std::vector<double>& owned, int components, std::vector<double>& full) const;
 
  private:
   void read_layout();
@@ -107,12 +116,5 @@ double multilinear(int dim, const std::array<std::int64_t, 3>& m, const std::arr
 /// Interpolation of a cell-centred field on the box (C order, `stride`
 /// values per cell), as multilinear() with the lattice of cell centres.
 double interpolate_cells(const Box& box, const double* field, int stride, int component, const double* x);
-
-/// Collective. Histogram of particle positions (n × d, point-major) on the
-/// grid, as a density (counts / (total × cell volume)), replicated on every
-/// rank in natural C order. `total` is the global particle count, so mass
-/// outside the box is missing from the histogram, not renormalised away.
-void histogram(const Grid& grid, const double* x, std::int64_t n, std::int64_t total,
-               std::vector<double>& density);
 
 }  // namespace twinflow

@@ -24,6 +24,7 @@
 namespace twinflow {
 
 struct Ensemble;
+struct Slab;
 
 /// One scope (an HDF5 group) of an open checkpoint, in save or restore mode.
 /// Every member function is collective over the communicator and takes the
@@ -45,8 +46,14 @@ class CheckpointArchive {
   void value(const std::string& name, std::string& v);
   void replicated(const std::string& name, std::vector<double>& v);
   void replicated(const std::string& name, std::vector<std::int64_t>& v);
-  /// Fields of equal size keyed by time (replicated), e.g. PDE snapshots.
-  void replicated(const std::string& name, std::map<double, std::vector<double>>& fields);
+  /// A list of strings identical on every rank.
+  void names(const std::string& name, std::vector<std::string>& v);
+  /// `count` fields on a cell space, this rank's blocks one after another in
+  /// `values` (`components` values per cell), stored as one
+  /// [count, shape..., components] dataset in natural order; restoring reads
+  /// the blocks of `slab`, whatever ranks wrote them.
+  void blocks(const std::string& name, const Slab& slab, int components, std::int64_t count,
+              std::vector<double>& values);
   /// `per` entries per particle of this rank's ensemble (ids first_id ..
   /// first_id + count − 1 of total), stored in global-id order; restoring
   /// reads the ids of the ensemble given, whatever ranks wrote them.

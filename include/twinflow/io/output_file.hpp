@@ -6,7 +6,8 @@
 // resumed run): then it stays as the interrupted run's output, and flush()
 // after each snapshot keeps every completed snapshot readable even after a
 // crash (series are allocated up front, so later raw-data writes do not
-// touch the file's metadata). Every member function is collective over the communicator and
+// touch the file's metadata). Every member function is collective over the
+// communicator, starts with a collective point (core/collective.hpp), and
 // must be called with the same arguments on every rank, except where a
 // parameter is this rank's owned block.
 #include <hdf5.h>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "twinflow/grid/grid.hpp"
+#include "twinflow/run/state_space.hpp"
 
 namespace twinflow {
 
@@ -45,6 +47,8 @@ class OutputFile {
   void suspend();
   bool exists(const std::string& object) const;
   std::string string_attribute(const std::string& object, const std::string& name) const;
+  /// Creates a group (and its parents) when missing.
+  void group(const std::string& path);
 
   void attribute(const std::string& object, const std::string& name, const std::string& value);
   void attribute(const std::string& object, const std::string& name, double value);
@@ -62,26 +66,26 @@ class OutputFile {
   /// identical on every rank).
   void write_array(const std::string& path, const std::vector<std::int64_t>& shape,
                    const std::vector<double>& values);
-  /// A [count, cells...] dataset for a time series of fields, one chunk per
-  /// entry, with a trailing axis of `components` values per cell when there
-  /// is more than one; entries are filled by write_field and read as NaN
-  /// until then. An existing series (of a resumed run) is kept.
-  void create_series(const std::string& path, std::int64_t count, const Box& box, int components = 1);
-  /// Writes this rank's owned block (C order, components fastest) as entry
+  /// A small 1-D dataset read whole on every rank.
+  std::vector<double> read_vector(const std::string& path) const;
+  /// A [count, shape...] dataset for a series of fields on a cell space (the
+  /// slab's shape), one chunk per entry, with a trailing axis of
+  /// `components` values per cell when there is more than one; entries are
+  /// filled by write_entry and read as NaN until then. An existing series
+  /// (of a resumed run) is kept.
+  void create_series(const std::string& path, std::int64_t count, const Slab& slab, int components = 1);
+  /// Writes this rank's block (C order, components fastest) as entry
   /// `index` of a series.
-  void write_field(const std::string& path, std::int64_t index, const Grid& grid,
-                   const std::vector<double>& owned);
-  /// Reads this rank's owned block of entry `index` of a series of one value
-  /// per cell.
-  void read_field(const std::string& path, std::int64_t index, const Grid& grid,
+  void write_entry(const std::string& path, std::int64_t index, const Slab& slab, const std::vector<double>& owned);
+  /// Reads this rank's block of entry `index` of a series.
+  void read_entry(const std::string& path, std::int64_t index, const Slab& slab, int components,
                   std::vector<double>& owned) const;
   /// Closes the file and renames it to its final name.
   void commit();
 
  private:
-  // Writes or reads this rank's owned block of entry `index` of a series.
-  void transfer_field(const std::string& path, std::int64_t index, const Grid& grid, double* owned,
-                      bool write) const;
+  // Writes or reads this rank's block of entry `index` of a series.
+  void transfer_entry(const std::string& path, std::int64_t index, const Slab& slab, double* owned, bool write) const;
   MPI_Comm comm_;
   std::string path_, partial_;
   hid_t file_ = -1;

@@ -11,7 +11,8 @@
 
 namespace twinflow {
 
-/// P(lo <= X < hi) for X ~ N(m, s²), s >= 0 (s = 0: a point mass at m).
+/// P(lo <= X <= hi) for X ~ N(m, s²), s >= 0 (s = 0: a point mass at m,
+/// shared evenly by two cells when it sits on the face between them).
 double normal_interval_probability(double m, double s, double lo, double hi);
 
 struct GaussianComponent {
@@ -29,7 +30,7 @@ struct GaussianComponent {
 class GaussianMixture {
  public:
   GaussianMixture() = default;
-  /// Validates weights (> 0, sum 1) and covariances (symmetric; positive
+  /// Validates weights (> 0, summing to 1 within 1e-6; renormalised) and covariances (symmetric; positive
   /// definite, or diagonal with non-negative entries). key names the option
   /// in error messages (UsageError).
   GaussianMixture(const std::string& key, int dim, std::vector<GaussianComponent> components);
@@ -49,9 +50,10 @@ class GaussianMixture {
   /// Law of X_t under dX = −X dt + √2 dB from this law (MATH.md §1).
   GaussianMixture ou_marginal(double t) const;
 
-  /// Probability of the box [lo, hi) (half-open, so a point mass on a face
-  /// belongs to one cell only). Exact (erf) for diagonal covariances, 4-point
-  /// Gauss–Legendre per dimension otherwise.
+  /// Probability of the box [lo, hi] (a point mass on a face shared evenly
+  /// by the cells touching it, as the particle histograms share it). Exact
+  /// (erf) for diagonal covariances, 4-point Gauss–Legendre per dimension
+  /// otherwise.
   double box_probability(const double* lo, const double* hi) const;
 
   /// P(X_axis <= x), the marginal CDF along one axis.

@@ -1,10 +1,14 @@
 #pragma once
-// The interface that joins a model family to the driver. An experiment reads
-// its config section and owns the PDE side (a DensitySolver on the grid) and
-// the particle side (ParticleSamplers). The driver advances both to the
-// shared output times, histograms the particles on the grid and writes both
-// plus the metrics. A new family is one folder under src/models and one line
-// in the registry (src/app/registry.cpp).
+// The interface that joins a model family to the driver. A family reads its
+// config section and declares its run: the state spaces, the ordered
+// stages, and the twins (run/stage.hpp, run/twin.hpp). The driver runs the
+// stages, computes the twins and writes everything. A new family is one
+// folder under src/models and one line in src/app/families.def.
+//
+// Families built on a PDE density and particles share two kinds of
+// dynamics that the generic stages drive (run/stages.hpp):
+//   DensitySolver   the PDE side, integrated through a list of stop times;
+//   ParticleSampler particles (units) advanced to output points.
 #include <petscvec.h>
 
 #include <cstdint>
@@ -14,6 +18,9 @@
 #include <vector>
 
 #include "twinflow/grid/grid.hpp"
+#include "twinflow/run/ensemble.hpp"
+#include "twinflow/run/stage.hpp"
+#include "twinflow/run/twin.hpp"
 
 namespace twinflow {
 
@@ -21,20 +28,27 @@ class CheckpointArchive;
 class Config;
 class OptionSet;
 class OutputFile;
-class Progress;
 
 /// PDE side. All member functions are collective over the grid's communicator.
 class DensitySolver {
  public:
   virtual ~DensitySolver() = default;
   /// Called on every rank after every time step with the time reached;
-  /// returning true stops the integration at that step boundary (to write a
-  /// checkpoint).
+  /// returning true stops the integration at that step boundary.
   using StepHook = std::function<bool(double t)>;
-  /// Integrates from time() towards t (t >= time()). Returns true when t is
-  /// reached, false when `stop` asked to stop first; calling again continues
-  /// the same interval with the same steps.
-  virtual bool advance_to(double t, const StepHook& stop = nullptr) = 0;
+  /// Called on every rank when stop `i` of the list is reached (the time is
+  /// then exactly stops[i] and density() is the solution there).
+  using StopHook = std::function<void(std::size_t i)>;
+  /// Integrates through the ascending `stops` from stop `next` on, in equal
+  /// steps no longer than the nominal step between consecutive stops, in one
+  /// PETSc solve: calls at_stop at each stop (then advances `next`) and
+  /// `boundary` after every step. Returns true when the last stop is
+  /// reached, false when `boundary` asked to stop first; calling again with
+  /// the same list continues with the same steps.
+  virtual bool advance_through(const std::vector<double>& stops, std::size_t& next, const StopHook& at_stop,
+                               const StepHook& boundary) = 0;
+  /// Integrates to t (>= time()) with no hooks.
+  bool advance_to(double t);
   /// Saves or restores all the state a continuation needs, so that a
   /// restored solver takes bit-identical steps at the same rank count.
   virtual void checkpoint(CheckpointArchive& archive) = 0;
@@ -57,28 +71,18 @@ class DensitySolver {
   virtual void extra_field(const std::string& /*name*/, std::vector<double>& /*owned*/) const {}
 };
 
-/// This rank's particles: global ids [first_id, first_id + count) of `total`,
-/// positions point-major (count × dim). Ownership is a contiguous id range
-/// per rank, so a rank may own none.
-struct Ensemble {
-  int dim = 1;
-  std::int64_t first_id = 0, count = 0, total = 0;
-  std::vector<double> x;
-
-  /// Even split of `total` ids over the ranks of comm (not collective).
-  static Ensemble partition(MPI_Comm comm, std::int64_t total, int dim);
-};
-
-/// Particle side. advance_to is local computation (no communication); the
-/// result for a given particle id does not depend on the rank count.
+/// Particle side: this rank's units, advanced by local computation, except
+/// where a score or velocity taken from the field store is prepared (which
+/// is collective, so every rank calls advance_to, also one with no unit).
+/// The result for a unit id does not depend on the rank count.
 class ParticleSampler {
  public:
   virtual ~ParticleSampler() = default;
-  /// Advances to output `index`; forward samplers at time t, reverse
-  /// samplers at reverse step `step` (see Experiment::reverse_steps).
-  virtual void advance_to(std::int64_t step, double t) = 0;
+  /// Advances to output `index`; forward samplers to time t, stepping
+  /// samplers to step `index` (t is then the reverse time reached).
+  virtual void advance_to(std::int64_t index, double t) = 0;
   virtual const Ensemble& ensemble() const = 0;
-  /// Collective. Saves or restores the particles' state (in global-id order,
+  /// Collective. Saves or restores the units' state (in global-id order,
   /// so a sampler built on any partition restores its own ids).
   virtual void checkpoint(CheckpointArchive& archive) = 0;
 };
@@ -86,40 +90,29 @@ class ParticleSampler {
 class Experiment {
  public:
   virtual ~Experiment() = default;
-  virtual int dim() const = 0;
-  /// Collective. Builds the PDE side on the grid at t = 0; progress may be null.
-  virtual std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid, Progress* progress) = 0;
-  /// Forward particles at t = 0 (local).
-  virtual std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble ensemble) = 0;
-  /// Number of steps of the generative (reverse) sampler over [0, T], or 0
-  /// when the family has none.
-  virtual std::int64_t reverse_steps() const = 0;
-  /// Generative sampler at reverse step 0; called after the PDE has run to T.
-  virtual std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble ensemble) = 0;
-  /// Extra times at which the PDE must stop and be shown to observe_pde().
-  virtual std::vector<double> pde_observation_times() const { return {}; }
-  /// Collective. Sees the PDE at each of pde_observation_times().
-  virtual void observe_pde(double /*t*/, const Grid& /*grid*/, const DensitySolver& /*pde*/) {}
-  /// Collective. Sees the PDE density (owned block) at forward snapshot j.
-  virtual void observe_snapshot(std::size_t /*j*/, double /*t*/, const Grid& /*grid*/,
-                                const std::vector<double>& /*density*/) {}
-  /// Collective. Sees the particles and their histogram (owned block) at
-  /// forward snapshot j (time t) or reverse output j (reverse time t).
-  virtual void observe_particles(std::size_t /*j*/, double /*t*/, bool /*reverse*/, const Grid& /*grid*/,
-                                 const std::vector<double>& /*histogram*/, const ParticleSampler& /*sampler*/) {}
-  /// Collective. Runs after both sides: writes the family's own comparisons
-  /// (under /compare/<family>/) and returns lines for the printed table.
-  virtual std::string finish(OutputFile& /*out*/, const Grid& /*grid*/, Progress& /*progress*/) { return {}; }
-  /// Collective. Saves or restores what the observe_* calls accumulated.
+  /// Collective. The state spaces of this run (a DMDA is built here, with
+  /// the -da_* options applied).
+  virtual std::vector<std::unique_ptr<StateSpace>> spaces(MPI_Comm comm) = 0;
+  /// The stages of this run, in the order they run.
+  virtual std::vector<std::string> stages() const = 0;
+  /// Collective. Sets up stage `name` (solvers are created here, so bad
+  /// PETSc options are found before any stage runs). Called for every
+  /// stage, in order, before the first one runs.
+  virtual std::unique_ptr<Stage> make_stage(const std::string& name, RunSetup& setup) = 0;
+  /// The twins of this run (after every stage is set up).
+  virtual std::vector<Twin> twins(RunSetup& setup) = 0;
+  /// Collective. A fresh run's output was just created (provenance and the
+  /// spaces' axes are in): the family's axes, such as the times of its
+  /// outputs.
+  virtual void prepare_output(OutputFile& /*out*/) {}
+  /// Collective. Saves or restores what the family accumulates across stages.
   virtual void checkpoint(CheckpointArchive& /*archive*/) {}
-  /// True when the family computes the `sampler_law` report (the exact law
-  /// of its generative sampler on the grid).
-  virtual bool has_sampler_law() const { return false; }
-  /// The closed-form density at time t as cell averages on this rank's owned
-  /// block; false when the family has none for this configuration.
-  virtual bool exact_density(double /*t*/, const Grid& /*grid*/, std::vector<double>& /*owned*/) const {
-    return false;
-  }
+  /// Collective. After the last stage: the family's own datasets and lines
+  /// of the printed report (after the twin tables).
+  virtual std::string report(OutputFile& /*out*/) { return {}; }
+  /// Collective. After the output is complete under its final name: files
+  /// written beside it (the XDMF sidecar of a grid run).
+  virtual void write_sidecars(MPI_Comm /*comm*/, const std::string& /*output*/) const {}
 };
 
 /// A family: its keys and how to build it from a resolved config.
@@ -128,6 +121,8 @@ struct Family {
   std::function<void(OptionSet&)> declare_options;
   /// Validates the family's keys (throws UsageError) and builds it.
   std::function<std::unique_ptr<Experiment>(const Config&, MPI_Comm)> make;
+  /// Whether the family computes the `sampler_law` report.
+  bool has_sampler_law = false;
 };
 
 }  // namespace twinflow

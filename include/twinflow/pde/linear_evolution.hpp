@@ -20,13 +20,15 @@ class LinearImplicitTerm {
   /// asks the Krylov solver for a residual tight enough for mass
   /// conservation to ~1e-12 (the columns of a conservative L sum to zero,
   /// so mass moves only through the residual); -ksp_* options override.
-  void attach(TS ts);
+  /// The callbacks keep their failures in `failures` (the solver's).
+  void attach(TS ts, CallbackFailures& failures);
 
  private:
   static PetscErrorCode ifunction(TS ts, PetscReal t, Vec u, Vec u_t, Vec f, void* ctx);
   static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec u, Vec u_t, PetscReal shift, Mat J, Mat P, void* ctx);
   Mat L_ = nullptr, J_ = nullptr;
   double shift_ = -1;  ///< shift of the current J
+  CallbackFailures* failures_ = nullptr;
 };
 
 /// dp/dt = L p on a DMDA, by default with ARKIMEX L2 (L-stable SDIRK2, fully
@@ -37,8 +39,7 @@ class LinearEvolution : public TsEvolution {
   /// Takes ownership of L and p0 (references are stolen, not copied). `dt`
   /// is the nominal step; each interval between stops is split into equal
   /// steps no longer than dt. Mass is the sum of p times `cell_volume`.
-  LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume,
-                  Progress* progress, const std::string& name);
+  LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume);
 
   Vec density() const override { return state_; }
 

@@ -1,9 +1,17 @@
 #pragma once
-// The part of a PDE solver shared by every family: a PETSc TS that advances a
-// state Vec to each stop in equal steps no longer than the nominal dt,
-// counted steps, a mass monitor and progress lines. A family's solver sets
-// the TS type and its functions in its own constructor, then calls
-// finish_setup(). All member functions are collective.
+// The part of a PDE solver shared by every family: a PETSc TS that
+// integrates a state Vec through a list of stop times in one TSSolve, in
+// equal steps no longer than the nominal dt between consecutive stops, with
+// counted steps and a mass monitor. A family's solver sets the TS type and
+// its functions in its own constructor, then calls finish_setup(). All
+// member functions are collective.
+//
+// No C++ exception crosses a PETSc callback. A callback runs its body
+// through guarded(): on a TS over many ranks an exception is kept and the
+// callback returns 0, so that no rank leaves PETSc's collectives early; after
+// every step all ranks agree on kept failures (core/collective.hpp) and the
+// solve ends with the kept message raised again on every rank. A TS on
+// PETSC_COMM_SELF (a sampler's) may return the error at once.
 //
 // Checkpoints: the state Vec, the TS time and step number and the interval
 // in progress are saved; the default schemes (ARKIMEX) are one-step methods
@@ -14,13 +22,28 @@
 #include <petscts.h>
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <string>
 
+#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/models/experiment.hpp"
 
 namespace twinflow {
 
-class Progress;
+/// The first exception raised inside the PETSc callbacks of one TS, kept to
+/// be raised again after TSSolve. Not collective.
+class CallbackFailures {
+ public:
+  /// Runs body; an exception is kept. Returns 0 (`stop` false: keep going)
+  /// or PETSC_ERR_USER (`stop` true: make PETSc return now).
+  PetscErrorCode guarded(const std::function<void()>& body, bool stop = false) noexcept;
+  /// The kept exception (null when none), cleared.
+  std::exception_ptr take() { return std::exchange(kept_, nullptr); }
+
+ private:
+  std::exception_ptr kept_;
+};
 
 class TsEvolution : public DensitySolver {
  public:
@@ -28,7 +51,8 @@ class TsEvolution : public DensitySolver {
   TsEvolution(const TsEvolution&) = delete;
   TsEvolution& operator=(const TsEvolution&) = delete;
 
-  bool advance_to(double t, const StepHook& stop = nullptr) override;
+  bool advance_through(const std::vector<double>& stops, std::size_t& next, const StopHook& at_stop,
+                       const StepHook& boundary) override;
   void checkpoint(CheckpointArchive& archive) override;
   double time() const override { return time_; }
   std::int64_t steps() const override { return steps_; }
@@ -44,9 +68,16 @@ class TsEvolution : public DensitySolver {
  protected:
   /// Takes ownership of `state`. Creates the TS on `dm` with fixed steps (no
   /// adaptivity) and the monitor; the caller chooses the scheme.
-  TsEvolution(DM dm, Vec state, double dt, double cell_volume, Progress* progress, std::string name);
-  /// Applies -ts_* options, sets the TS up and records the initial mass.
+  TsEvolution(DM dm, Vec state, double dt, double cell_volume);
+  /// Applies -ts_* options (a bad one is a UsageError), sets the TS up and
+  /// records the initial mass.
   void finish_setup();
+  /// Runs a callback body of this (collective) TS: an exception is kept
+  /// and 0 returned, see above.
+  PetscErrorCode guarded(const std::function<void()>& body) noexcept { return failures_.guarded(body, false); }
+  /// Where this TS's callbacks keep their failures (for terms that set
+  /// callbacks of their own on it).
+  CallbackFailures& callback_failures() { return failures_; }
 
   TS ts_ = nullptr;
   Vec state_ = nullptr;
@@ -54,21 +85,27 @@ class TsEvolution : public DensitySolver {
  private:
   static PetscErrorCode monitor(TS ts, PetscInt step, PetscReal t, Vec u, void* ctx);
   static PetscErrorCode post_step(TS ts);
+  // After a step: stop handling and the step boundary.
+  void after_step();
+  // From the current time: reaches the stops that need no step, then plans
+  // the interval to the next stop. False when every stop is reached.
+  bool plan_next();
+  MPI_Comm comm_ = MPI_COMM_NULL;
   double dt_, cell_volume_, time_ = 0, mass0_ = 0, max_drift_ = 0;
   std::int64_t steps_ = 0;
   // The interval in progress: its end, its equal step, and the TS step
   // number at which it ends.
   double interval_target_ = -1, interval_step_ = 0;
   std::int64_t interval_last_step_ = 0;
-  const StepHook* stop_ = nullptr;
-  Progress* progress_;
-  std::string name_;
+  // The solve in progress (advance_through's arguments).
+  const std::vector<double>* stops_ = nullptr;
+  std::size_t* next_ = nullptr;
+  const StopHook* at_stop_ = nullptr;
+  const StepHook* boundary_ = nullptr;
+  CallbackFailures failures_;
 };
 
 /// Collective. Saves or restores a TS's time and step number.
 void checkpoint_ts_clock(CheckpointArchive& archive, TS ts);
-
-/// Throws RuntimeFailure naming `what` when a PETSc call failed.
-void petsc_check(PetscErrorCode ierr, const char* what);
 
 }  // namespace twinflow

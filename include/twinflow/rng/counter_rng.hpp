@@ -17,6 +17,8 @@ enum class Stream : std::uint64_t {
   kForward = 2,      ///< forward process noise
   kReverseStart = 3, ///< start of a generative sampler
   kReverse = 4,      ///< generative sampler noise
+  kReferenceSamples = 5,  ///< exact samples of a twin's reference law (sample space)
+  kSlicedDirections = 6,  ///< the directions of the sliced distances
   kFamily = 16,
 };
 

@@ -1,24 +1,32 @@
-#include "experiment.hpp"
-
+// The `kac` family: telegrapher's equation, Kac processes and Kac flows
+// (MATH.md §4), on the density-twin layout with one stage of its own:
+// `ou_reverse`, the ou REL-EI sampler on the same data with the same step
+// count, for the generative comparison side by side.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
-#include <optional>
 #include <sstream>
 
 #include "kac_law.hpp"
 #include "samplers.hpp"
 #include "telegrapher.hpp"
-#include "twinflow/compare/metrics.hpp"
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
-#include "twinflow/core/timing.hpp"
 #include "twinflow/diffusion/samplers.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
+#include "twinflow/run/density_twin.hpp"
 
 namespace twinflow::kac {
 namespace {
+
+/// Half-width, in cells, of the windows around the atoms' fronts whose mass
+/// the family reports (PDE, particles, closed form) and that the forward
+/// twin compares apart from the continuous part: wide enough for the limited
+/// scheme's smearing of a front.
+constexpr int kFrontWindowCells = 4;
 
 const std::map<std::string, std::string> kIntegrators = {
     {"euler", TSRK1FE}, {"heun", TSRK2A}, {"rk3", TSRK3}, {"rk4", TSRK4}, {"dp5", TSRK5DP}};
@@ -41,196 +49,59 @@ void declare(OptionSet& o) {
         Accept::choice(names));
 }
 
-// Generated samples against the data law.
-struct Generative {
-  double w1 = 0, w1_floor = 0, l1 = 0, l1_floor = 0, hellinger = 0;
+/// X_t = X_0 + K_t for mixture data with diagonal covariances, on the sample
+/// space: K_t has mean 0 and E K_t² per coordinate, independent of X_0; the
+/// exact samples are the exact Kac process itself.
+class KacLawAt : public ReferenceLaw {
+ public:
+  KacLawAt(GaussianMixture data, KacLaw law, double t) : data_(std::move(data)), law_(law), t_(t) {}
+  int dim() const override { return data_.dim(); }
+  std::vector<double> mean() const override { return data_.mean(); }
+  std::vector<double> covariance() const override {
+    std::vector<double> c = MixtureLaw(data_).covariance();
+    for (int a = 0; a < dim(); ++a) c[a * dim() + a] += law_.second_moment(t_);
+    return c;
+  }
+  bool has_density() const override { return false; }
+  double log_density(const double*) const override { return std::numeric_limits<double>::quiet_NaN(); }
+  void sample(const Ensemble& layout, std::uint64_t seed, std::vector<double>& x) const override {
+    ForwardSampler process(layout, data_, law_, seed);
+    process.advance_to(0, t_);
+    x = process.ensemble().x;
+  }
+
+ private:
+  GaussianMixture data_;
+  KacLaw law_;
+  double t_;
 };
 
-class KacExperiment : public Experiment {
+class KacExperiment : public DensityTwinExperiment {
  public:
   KacExperiment(const Config& c, MPI_Comm comm)
-      : comm_(comm),
-        dim_(static_cast<int>(c.integer("grid.dim"))),
+      : DensityTwinExperiment(c, static_cast<int>(c.integer("grid.dim")), c.integer("kac.steps")),
+        comm_(comm),
         law_(c.real("kac.a"), c.real("kac.c")),
-        data_(GaussianMixture::parse("kac.data", c.text("kac.data"), dim_)),
+        data_(GaussianMixture::parse("kac.data", c.text("kac.data"), dim())),
         steps_(c.integer("kac.steps")),
         integrator_(kIntegrators.at(c.choice("kac.integrator"))),
-        horizon_(c.real("time.end")),
-        pde_dt_(horizon_ / static_cast<double>(c.integer("pde.steps"))),
-        seed_(static_cast<std::uint64_t>(c.integer("seed"))),
-        particles_(c.integer("particles.count")),
-        box_(Box::from_config(c, dim_)) {
+        pde_velocity_(c.choice("kac.velocity") == "pde") {
     if (!data_.diagonal())
       throw UsageError("kac.data", "has a non-diagonal covariance; accepted: diagonal covariances (the Kac "
                                    "process acts on each coordinate independently)");
-    if (c.choice("kac.velocity") == "pde") {
-      if (!c.boolean("pde.enabled"))
-        throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
-      pde_velocity_ = std::make_shared<PdeVelocity>(box_);
-    }
-    const auto snapshots = static_cast<std::size_t>(c.integer("time.snapshots"));
+    if (pde_velocity_ && !pde_on())
+      throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
+    const std::size_t n = snapshot_times().size();
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
                     &particle_atoms_, &particle_window_})
-      v->assign(snapshots, NAN);
+      v->assign(n, NAN);
   }
 
-  int dim() const override { return dim_; }
-
-  std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid, Progress* progress) override {
+  std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
     std::vector<double> u0;
     exact_density(0.0, grid, u0);
-    auto pde = std::make_unique<TelegrapherEvolution>(grid, std::make_unique<Grid>(grid, 1 << dim_, 2), law_.rate(),
-                                                      law_.speed(), u0, pde_dt_, progress);
-    char note[160];
-    std::snprintf(note, sizeof note, "[pde      ] telegrapher system, %d populations, step %.3g (Courant %.2f)",
-                  1 << dim_, pde->nominal_step(), courant(grid.box(), pde->nominal_step()));
-    if (progress) progress->note(note);
-    return pde;
-  }
-
-  std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble e) override {
-    return std::make_unique<ForwardSampler>(std::move(e), data_, law_, seed_);
-  }
-
-  std::int64_t reverse_steps() const override { return steps_; }
-
-  std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble e) override {
-    std::shared_ptr<VelocityModel> v = pde_velocity_;
-    if (!v) v = std::make_shared<ExactVelocity>(data_, law_);
-    return std::make_unique<FlowSampler>(std::move(e), data_, law_, seed_, horizon_, steps_, integrator_, v);
-  }
-
-  std::vector<double> pde_observation_times() const override {
-    if (!pde_velocity_) return {};
-    // Every stage time of the flow, t = T − (k + c_i) h.
-    const double h = horizon_ / static_cast<double>(steps_);
-    const auto fractions = stage_fractions(integrator_);
-    std::vector<double> t;
-    for (std::int64_t k = 0; k < steps_; ++k)
-      for (double ci : fractions) t.push_back(std::max(horizon_ - (static_cast<double>(k) + ci) * h, 0.0));
-    return t;
-  }
-
-  void observe_pde(double t, const Grid& grid, const DensitySolver& pde) override {
-    if (!pde_velocity_) return;
-    std::vector<double> owned, full;
-    pde.extra_field("velocity", owned);
-    grid.replicate(owned, dim_, full);
-    pde_velocity_->add(t, std::move(full));
-  }
-
-  void observe_snapshot(std::size_t j, double t, const Grid& grid, const std::vector<double>& density) override {
-    // E K_t² = E X_t² − E X_0² per coordinate (K_t is independent of X_0
-    // with mean 0), averaged over coordinates. Cell averages carry h²/12
-    // of second moment each: ∫_cell x² ≈ |cell| ū (x_c² + h²/12).
-    const Box& box = grid.box();
-    double moment = 0;
-    for_each_cell(grid.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
-      double x2 = 0;
-      for (int a = 0; a < dim_; ++a) {
-        const double x = box.centre(a, idx[a]), h = box.spacing(a);
-        x2 += x * x + h * h / 12;
-      }
-      moment += density[pos] * box.cell_volume() * x2;
-    });
-    MPI_Allreduce(MPI_IN_PLACE, &moment, 1, MPI_DOUBLE, MPI_SUM, comm_);
-    // Relative to the PDE's own initial law (snapshot 0 is t = 0), which is
-    // the data rounded to cells.
-    if (j == 0) pde_initial_moment_ = moment;
-    pde_moment_[j] = (moment - pde_initial_moment_) / dim_;
-    pde_window_[j] = window_mass(t, grid, density);
-    std::vector<double> exact;
-    exact_density(t, grid, exact);
-    exact_window_[j] = window_mass(t, grid, exact);
-  }
-
-  void observe_particles(std::size_t j, double t, bool reverse, const Grid& grid, const std::vector<double>& histogram,
-                         const ParticleSampler& sampler) override {
-    const Ensemble& e = sampler.ensemble();
-    if (reverse) {
-      if (j + 1 == pde_moment_.size()) flow_ = generative(grid, e, histogram);
-      return;
-    }
-    const auto& fwd = dynamic_cast<const ForwardSampler&>(sampler);
-    // sums: Σ k², Σ (k²)², atoms, over particles (k² averaged over coordinates)
-    double s[3] = {0, 0, 0};
-    for (std::int64_t p = 0; p < e.count; ++p) {
-      double k2 = 0;
-      for (int a = 0; a < dim_; ++a) {
-        const double k = e.x[p * dim_ + a] - fwd.origin()[p * dim_ + a];
-        k2 += k * k;
-      }
-      k2 /= dim_;
-      s[0] += k2;
-      s[1] += k2 * k2;
-      s[2] += fwd.on_atom(p) ? 1 : 0;
-    }
-    MPI_Allreduce(MPI_IN_PLACE, s, 3, MPI_DOUBLE, MPI_SUM, comm_);
-    const auto n = static_cast<double>(e.total);
-    particle_moment_[j] = s[0] / n;
-    particle_moment_error_[j] = std::sqrt(std::max(s[1] / n - particle_moment_[j] * particle_moment_[j], 0.0) / n);
-    particle_atoms_[j] = s[2] / n;
-    particle_window_[j] = window_mass(t, grid, histogram);
-  }
-
-  std::string finish(OutputFile& out, const Grid& grid, Progress& progress) override {
-    // The ou reverse sampler (REL-EI, exact score, from γ) on the same data
-    // with the same step count: diffusion against the Kac flow at equal N.
-    Generative diffusion;
-    if (flow_) {
-      const LinearDiffusion ou = LinearDiffusion::ou(dim_);
-      FixedStepSampler rev(Ensemble::partition(comm_, particles_, dim_), FixedStepScheme(ou, Scheme::kRelEi, horizon_, steps_),
-                           std::make_shared<MixtureMarginalScore>(ou, data_), seed_);
-      rev.advance_to(steps_, horizon_);
-      progress.note("[compare  ] ou reverse sampler (rel-ei) on the same data, same steps: done");
-      std::vector<double> hist, block;
-      histogram(grid, rev.ensemble().x.data(), rev.ensemble().count, rev.ensemble().total, hist);
-      grid.owned_from_replicated(hist, block);
-      diffusion = generative(grid, rev.ensemble(), block);
-    }
-    const std::vector<std::pair<std::string, const std::vector<double>*>> series = {
-        {"second_moment_pde", &pde_moment_},           {"second_moment_particles", &particle_moment_},
-        {"second_moment_particles_stderr", &particle_moment_error_},
-        {"atom_mass_particles", &particle_atoms_},     {"window_mass_pde", &pde_window_},
-        {"window_mass_exact", &exact_window_},         {"window_mass_particles", &particle_window_}};
-    std::vector<double> exact_moment, exact_atoms;
-    for (double t : times()) {
-      exact_moment.push_back(law_.second_moment(t));
-      exact_atoms.push_back(point_mass_weight() * std::pow(2 * law_.atom_mass(t), dim_));
-    }
-    out.write_vector("/compare/kac/second_moment_exact", exact_moment);
-    out.write_vector("/compare/kac/atom_mass_exact", exact_atoms);
-    for (const auto& [name, v] : series) out.write_vector("/compare/kac/" + name, *v);
-    out.attribute("/compare/kac", "front_window_cells", static_cast<std::int64_t>(kFrontWindowCells));
-    if (flow_) {
-      out.write_vector("/compare/kac/generative_w1", {flow_->w1, diffusion.w1});
-      out.write_vector("/compare/kac/generative_w1_floor", {flow_->w1_floor, diffusion.w1_floor});
-      out.write_vector("/compare/kac/generative_l1", {flow_->l1, diffusion.l1});
-      out.write_vector("/compare/kac/generative_l1_floor", {flow_->l1_floor, diffusion.l1_floor});
-      out.write_vector("/compare/kac/generative_hellinger", {flow_->hellinger, diffusion.hellinger});
-      out.attribute("/compare/kac", "generative_samplers", std::string("kac flow, ou rel-ei"));
-      out.attribute("/compare/kac", "generative_w1_bins", static_cast<std::int64_t>(kW1Bins));
-    }
-    return table(exact_moment, exact_atoms, diffusion);
-  }
-
-  void checkpoint(CheckpointArchive& a) override {
-    a.value("pde_initial_moment", pde_initial_moment_);
-    const std::vector<std::pair<std::string, std::vector<double>*>> series = {
-        {"pde_moment", &pde_moment_},           {"pde_window", &pde_window_},
-        {"exact_window", &exact_window_},       {"particle_moment", &particle_moment_},
-        {"particle_moment_error", &particle_moment_error_}, {"particle_atoms", &particle_atoms_},
-        {"particle_window", &particle_window_}};
-    for (const auto& [name, v] : series) a.replicated(name, *v);
-    // The generated samples' figures, once the flow has finished.
-    std::vector<double> flow;
-    if (flow_) flow = {flow_->w1, flow_->w1_floor, flow_->l1, flow_->l1_floor, flow_->hellinger};
-    a.replicated("flow", flow);
-    if (!a.saving() && !flow.empty()) flow_ = Generative{flow[0], flow[1], flow[2], flow[3], flow[4]};
-    if (pde_velocity_) {
-      CheckpointArchive v = a.scope("pde_velocity");
-      pde_velocity_->checkpoint(v);
-    }
+    return std::make_unique<TelegrapherEvolution>(grid, std::make_unique<Grid>(grid, 1 << dim(), 2), law_.rate(),
+                                                  law_.speed(), u0, pde_step());
   }
 
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override {
@@ -241,9 +112,9 @@ class KacExperiment : public Experiment {
     const OwnedBlock& o = grid.owned();
     owned.assign(static_cast<std::size_t>(o.size()), 0.0);
     for (const auto& comp : data_.components()) {
-      std::vector<std::vector<double>> axis(static_cast<std::size_t>(dim_));
-      for (int a = 0; a < dim_; ++a) {
-        const double s = std::sqrt(comp.covariance[a * dim_ + a]), h = box.spacing(a);
+      std::vector<std::vector<double>> axis(static_cast<std::size_t>(dim()));
+      for (int a = 0; a < dim(); ++a) {
+        const double s = std::sqrt(comp.covariance[a * dim() + a]), h = box.spacing(a);
         for (std::int64_t i = o.start[a]; i < o.start[a] + o.count[a]; ++i) {
           const double lo = box.lower[a] + static_cast<double>(i) * h;
           axis[a].push_back(law_.interval_probability(t, comp.mean[a], s, lo, lo + h));
@@ -251,27 +122,213 @@ class KacExperiment : public Experiment {
       }
       for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
         double p = comp.weight / box.cell_volume();
-        for (int a = 0; a < dim_; ++a) p *= axis[a][idx[a] - o.start[a]];
+        for (int a = 0; a < dim(); ++a) p *= axis[a][idx[a] - o.start[a]];
         owned[pos] += p;
       });
     }
     return true;
   }
 
- private:
-  static constexpr int kW1Bins = 1 << 16;
-
-  double courant(const Box& box, double dt) const {
-    double inverse = 0;
-    for (int a = 0; a < dim_; ++a) inverse += 1 / box.spacing(a);
-    return law_.speed() * dt * inverse;
+  void checkpoint(CheckpointArchive& a) override {
+    a.value("pde_initial_moment", pde_initial_moment_);
+    for (const auto& [name, v] : series()) a.replicated(name, *v);
   }
 
-  std::vector<double> times() const {
-    std::vector<double> t;
-    const std::size_t n = pde_moment_.size();
-    for (std::size_t j = 0; j < n; ++j) t.push_back(horizon_ * static_cast<double>(j) / static_cast<double>(n - 1));
-    return t;
+  std::string report(OutputFile& out) override {
+    if (!has_grid()) return {};
+    std::vector<double> exact_moment, exact_atoms;
+    for (double t : snapshot_times()) {
+      exact_moment.push_back(law_.second_moment(t));
+      exact_atoms.push_back(point_mass_weight() * std::pow(2 * law_.atom_mass(t), dim()));
+    }
+    out.write_vector("/compare/kac/second_moment_exact", exact_moment);
+    out.write_vector("/compare/kac/atom_mass_exact", exact_atoms);
+    for (const auto& [name, v] : series()) out.write_vector("/compare/kac/" + name, *v);
+    out.attribute("/compare/kac", "front_window_cells", static_cast<std::int64_t>(kFrontWindowCells));
+    return table(exact_moment, exact_atoms);
+  }
+
+ protected:
+  std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble units) override {
+    return std::make_unique<ForwardSampler>(std::move(units), data_, law_, seed());
+  }
+
+  std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore& store) override {
+    std::shared_ptr<VelocityModel> v;
+    if (pde_velocity_)
+      v = std::make_shared<PdeVelocity>(store, *grid());
+    else
+      v = std::make_shared<ExactVelocity>(data_, law_);
+    return std::make_unique<FlowSampler>(std::move(units), data_, law_, seed(), horizon(), steps_, integrator_, v);
+  }
+
+  std::vector<Publication> publications() const override {
+    if (!pde_velocity_) return {};
+    // Every stage time of the flow, t = T − (k + c_i) h.
+    const double h = horizon() / static_cast<double>(steps_);
+    Publication p{"velocity", dim(), {}};
+    for (std::int64_t k = 0; k < steps_; ++k)
+      for (double ci : stage_fractions(integrator_))
+        p.times.push_back(std::max(horizon() - (static_cast<double>(k) + ci) * h, 0.0));
+    return {p};
+  }
+
+  void observe_snapshot(std::size_t j, double t, const GridSpace& grid, const std::vector<double>& density) override {
+    // E K_t² = E X_t² − E X_0² per coordinate (K_t is independent of X_0
+    // with mean 0), averaged over coordinates. Cell averages carry h²/12
+    // of second moment each: ∫_cell x² ≈ |cell| ū (x_c² + h²/12).
+    const Box& box = grid.box();
+    double moment = 0;
+    for_each_cell(grid.grid().owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+      double x2 = 0;
+      for (int a = 0; a < dim(); ++a) {
+        const double x = box.centre(a, idx[a]), h = box.spacing(a);
+        x2 += x * x + h * h / 12;
+      }
+      moment += density[pos] * box.cell_volume() * x2;
+    });
+    sum_over_ranks(comm_, &moment, 1);
+    // Relative to the PDE's own initial law (snapshot 0 is t = 0), which is
+    // the data rounded to cells.
+    if (j == 0) pde_initial_moment_ = moment;
+    pde_moment_[j] = (moment - pde_initial_moment_) / dim();
+    const auto window = window_cells(t);
+    pde_window_[j] = window_mass(density, window);
+    std::vector<double> exact;
+    exact_density(t, grid.grid(), exact);
+    exact_window_[j] = window_mass(exact, window);
+  }
+
+  void observe_samples(std::size_t j, double t, bool reverse, const ParticleSampler& sampler,
+                       const std::vector<double>* histogram) override {
+    if (reverse) return;
+    const auto& fwd = dynamic_cast<const ForwardSampler&>(sampler);
+    const Ensemble& e = fwd.ensemble();
+    // sums: Σ k², Σ (k²)², atoms, over particles (k² averaged over coordinates)
+    double s[3] = {0, 0, 0};
+    for (std::int64_t p = 0; p < e.count; ++p) {
+      double k2 = 0;
+      for (int a = 0; a < dim(); ++a) {
+        const double k = e.x[p * dim() + a] - fwd.origin()[p * dim() + a];
+        k2 += k * k;
+      }
+      k2 /= dim();
+      s[0] += k2;
+      s[1] += k2 * k2;
+      s[2] += fwd.on_atom(p) ? 1 : 0;
+    }
+    sum_over_ranks(comm_, s, 3);
+    const auto n = static_cast<double>(e.total);
+    particle_moment_[j] = s[0] / n;
+    particle_moment_error_[j] = std::sqrt(std::max(s[1] / n - particle_moment_[j] * particle_moment_[j], 0.0) / n);
+    particle_atoms_[j] = s[2] / n;
+    if (histogram) particle_window_[j] = window_mass(*histogram, window_cells(t));
+  }
+
+  std::unique_ptr<ReferenceLaw> forward_law(double t) const override {
+    if (t == 0) return std::make_unique<MixtureLaw>(data_);
+    return std::make_unique<KacLawAt>(data_, law_, t);
+  }
+
+  std::unique_ptr<ReferenceLaw> reverse_law(std::int64_t, double s) const override {
+    // The flow carries the law of X_T back through the laws of X_{T−s}.
+    return forward_law(std::max(horizon() - s, 0.0));
+  }
+
+  void customise_twins(Twin& forward, Twin& reverse, std::vector<Twin>& more, RunSetup&) override {
+    const std::size_t last = snapshot_times().size() - 1;
+    const std::string integrator = integrator_name();
+    // Both generative samplers against the data law, at their end.
+    Twin flow;
+    flow.name = "flow";
+    flow.stage = "reverse";
+    flow.clock = "s";
+    flow.axis = "/reverse/time";
+    flow.title = "Generative: the Kac flow (" + integrator + ", " + (pde_velocity_ ? "PDE" : "exact") +
+                 " velocity, N = " + std::to_string(steps_) + ") at s = T against the data law";
+    Twin ou = flow;
+    ou.name = "ou_reverse";
+    ou.stage = "ou_reverse";
+    ou.title = "Generative, side by side: the ou reverse sampler (rel-ei, exact score, from γ, N = " +
+               std::to_string(steps_) + ") on the same data";
+    if (!has_grid()) {
+      ou.space = "samples";
+      ou.reference_name = "law";
+      ou.law = [this](std::size_t, double) { return forward_law(0); };
+      ou.columns = reverse.columns;
+      more.push_back(ou);
+      return;
+    }
+    // The atoms travel as single cells in the histogram but a few cells wide
+    // in the PDE, so the forward twin compares the mass near the fronts and
+    // the continuous part apart.
+    forward.atoms = [this](std::size_t, double t, std::vector<unsigned char>& atoms) { atoms = window_cells(t); };
+    forward.title += "\n(the atoms at the fronts m ± ct, in cells within " + std::to_string(kFrontWindowCells) +
+                     " of a front, are compared as masses; L1 and floor are those of the continuous part)";
+    std::vector<std::pair<std::string, std::string>> columns;
+    for (const auto& c : forward.columns) {
+      if (c.first == "l1") {
+        columns.push_back({"continuous_l1", "cont. L1"});
+        columns.push_back({"continuous_noise_floor_l1", "cont. floor"});
+        columns.push_back({"atom_mass_reference", "atoms PDE"});
+        columns.push_back({"atom_mass_samples", "atoms part"});
+      } else if (c.first != "noise_floor_l1" && c.first != "kl" && c.first != "hellinger") {
+        columns.push_back(c);
+      }
+    }
+    forward.columns = columns;
+    for (Twin* t : {&flow, &ou}) {
+      t->space = "grid";
+      t->reference_name = "exact";
+      t->reference = [this, last, t_name = t->name](std::size_t j, double, std::vector<double>& owned) {
+        if (t_name == "flow" && j != last) return false;
+        return exact_density(0.0, grid()->grid(), owned);
+      };
+      t->marginal_cdf = [this](std::size_t, int axis, double x) { return data_.marginal_cdf(axis, x); };
+      t->columns = {{"w1_fine", dim() == 1 ? "W1" : "marg. W1"},
+                    {"w1_fine_floor", "W1 floor"},
+                    {"l1", "L1"},
+                    {"noise_floor_l1", "L1 floor"},
+                    {"hellinger", "hellinger"}};
+    }
+    more.push_back(flow);
+    more.push_back(ou);
+  }
+
+  std::vector<std::string> family_stages() const override {
+    if (particles_on()) return {"ou_reverse"};
+    return {};
+  }
+
+  std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup) override {
+    if (name != "ou_reverse") return DensityTwinExperiment::make_family_stage(name, setup);
+    // The ou reverse sampler (REL-EI, exact score, from γ) on the same data
+    // with the same step count: diffusion against the Kac flow at equal N.
+    SamplerStage::Plan plan;
+    plan.clock = "s";
+    plan.clocks = {horizon()};
+    plan.steps = {steps_};
+    plan.step_clock = horizon() / static_cast<double>(steps_);
+    plan.units = particle_count();
+    plan.dim = dim();
+    plan.space = grid();
+    auto factory = [this](Ensemble units) -> std::unique_ptr<ParticleSampler> {
+      const LinearDiffusion ou = LinearDiffusion::ou(dim());
+      return std::make_unique<FixedStepSampler>(std::move(units), FixedStepScheme(ou, Scheme::kRelEi, horizon(), steps_),
+                                                std::make_shared<MixtureMarginalScore>(ou, data_), seed());
+    };
+    return std::make_unique<SamplerStage>(setup.comm, factory, plan);
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::vector<double>*>> series() {
+    return {{"second_moment_pde", &pde_moment_},
+            {"second_moment_particles", &particle_moment_},
+            {"second_moment_particles_stderr", &particle_moment_error_},
+            {"atom_mass_particles", &particle_atoms_},
+            {"window_mass_pde", &pde_window_},
+            {"window_mass_exact", &exact_window_},
+            {"window_mass_particles", &particle_window_}};
   }
 
   double point_mass_weight() const {
@@ -281,18 +338,17 @@ class KacExperiment : public Experiment {
     return w;
   }
 
-  // Collective. Mass of an owned-block density in the cells within
-  // kFrontWindowCells of a point atom at time t (every coordinate of the
-  // cell near a front m_i ± ct of the same point-mass component).
-  double window_mass(double t, const Grid& grid, const std::vector<double>& density) const {
-    const Box& box = grid.box();
+  // The owned cells within kFrontWindowCells of a point atom at time t
+  // (every coordinate of the cell near a front m_i ± ct of the same
+  // point-mass component).
+  std::vector<unsigned char> window_cells(double t) const {
+    const Box& box = grid()->box();
     const double ct = law_.speed() * t;
-    double mass = 0;
-    for_each_cell(grid.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
-      bool inside = false;
+    std::vector<unsigned char> inside(static_cast<std::size_t>(grid()->grid().owned().size()), 0);
+    for_each_cell(grid()->grid().owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
       for (const auto& comp : data_.components()) {
         bool near = comp.point_mass();
-        for (int a = 0; a < dim_ && near; ++a) {
+        for (int a = 0; a < dim() && near; ++a) {
           bool axis_near = false;
           for (double front : {comp.mean[a] - ct, comp.mean[a] + ct}) {
             const auto cell = static_cast<std::int64_t>(std::floor((front - box.lower[a]) / box.spacing(a)));
@@ -300,36 +356,22 @@ class KacExperiment : public Experiment {
           }
           near = near && axis_near;
         }
-        inside = inside || near;
+        if (near) inside[pos] = 1;
       }
-      if (inside) mass += density[pos] * box.cell_volume();
     });
-    MPI_Allreduce(MPI_IN_PLACE, &mass, 1, MPI_DOUBLE, MPI_SUM, comm_);
+    return inside;
+  }
+
+  // Collective. Mass of an owned-block density in the marked cells.
+  double window_mass(const std::vector<double>& density, const std::vector<unsigned char>& window) const {
+    double mass = 0;
+    for (std::size_t i = 0; i < density.size(); ++i)
+      if (window[i]) mass += density[i] * grid()->box().cell_volume();
+    sum_over_ranks(comm_, &mass, 1);
     return mass;
   }
 
-  // Collective. Generated samples against the data law: W1 (1-D; the mean
-  // of the marginal W1 in more dimensions) on a fine binning, and the
-  // histogram L1 and Hellinger distances on the grid.
-  Generative generative(const Grid& grid, const Ensemble& e, const std::vector<double>& histogram) const {
-    Generative g;
-    const Box& box = grid.box();
-    for (int a = 0; a < dim_; ++a) {
-      const auto cdf = [&](double x) { return data_.marginal_cdf(a, x); };
-      g.w1 += w1_to_cdf(comm_, e.x.data(), e.count, dim_, a, e.total, cdf, box.lower[a], box.upper[a], kW1Bins) / dim_;
-      g.w1_floor += w1_noise_floor(cdf, box.lower[a], box.upper[a], kW1Bins, e.total) / dim_;
-    }
-    std::vector<double> data;
-    exact_density(0.0, grid, data);
-    const Comparison c = compare(comm_, box, data, histogram, e.total);
-    g.l1 = c.l1;
-    g.l1_floor = c.noise_floor;
-    g.hellinger = c.hellinger;
-    return g;
-  }
-
-  std::string table(const std::vector<double>& exact_moment, const std::vector<double>& exact_atoms,
-                    const Generative& diffusion) const {
+  std::string table(const std::vector<double>& exact_moment, const std::vector<double>& exact_atoms) const {
     std::ostringstream os;
     char line[300];
     os << "\nKac process: E K_t² (per coordinate) and the mass at the atoms (point masses of the data\n"
@@ -338,27 +380,12 @@ class KacExperiment : public Experiment {
     std::snprintf(line, sizeof line, "%8s | %10s %10s %10s %9s | %10s %10s | %10s %10s %10s\n", "t", "EK² exact",
                   "EK² PDE", "EK² part", "± s.e.", "atoms ex", "atoms part", "window ex", "window PDE", "window part");
     os << line;
-    const auto t = times();
+    const auto& t = snapshot_times();
     for (std::size_t j = 0; j < t.size(); ++j) {
       std::snprintf(line, sizeof line, "%8.4f | %10.4e %10.4e %10.4e %9.1e | %10.3e %10.3e | %10.3e %10.3e %10.3e\n",
                     t[j], exact_moment[j], pde_moment_[j], particle_moment_[j], particle_moment_error_[j],
                     exact_atoms[j], particle_atoms_[j], exact_window_[j], pde_window_[j], particle_window_[j]);
       os << line;
-    }
-    if (flow_) {
-      os << "\nGenerative: samples at t = 0 against the data law, both samplers with N = " << steps_ << " steps\n"
-         << "(floor = expected distance of N exact data samples; " << (dim_ == 1 ? "W1" : "marginal W1")
-         << " on " << kW1Bins << " bins per axis)\n";
-      std::snprintf(line, sizeof line, "%-44s %10s %10s %10s %10s %10s\n", "sampler", dim_ == 1 ? "W1" : "marg. W1",
-                    "W1 floor", "L1", "L1 floor", "hellinger");
-      os << line;
-      const auto row = [&](const std::string& name, const Generative& g) {
-        std::snprintf(line, sizeof line, "%-44s %10.3e %10.3e %10.3e %10.3e %10.3e\n", name.c_str(), g.w1, g.w1_floor,
-                      g.l1, g.l1_floor, g.hellinger);
-        os << line;
-      };
-      row("kac flow (" + integrator_name() + ", " + (pde_velocity_ ? "PDE" : "exact") + " velocity)", *flow_);
-      row("ou reverse (rel-ei, exact score, from γ)", diffusion);
     }
     return os.str();
   }
@@ -370,20 +397,14 @@ class KacExperiment : public Experiment {
   }
 
   MPI_Comm comm_;
-  int dim_;
   KacLaw law_;
   GaussianMixture data_;
   std::int64_t steps_;
   std::string integrator_;
-  double horizon_, pde_dt_;
-  std::uint64_t seed_;
-  std::int64_t particles_;
-  Box box_;
-  std::shared_ptr<PdeVelocity> pde_velocity_;
+  bool pde_velocity_;
   double pde_initial_moment_ = 0;
   std::vector<double> pde_moment_, pde_window_, exact_window_, particle_moment_, particle_moment_error_,
       particle_atoms_, particle_window_;
-  std::optional<Generative> flow_;
 };
 
 }  // namespace

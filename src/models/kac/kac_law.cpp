@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "twinflow/grid/grid.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 
 namespace twinflow::kac {
@@ -120,8 +121,7 @@ double KacLaw::interval_probability(double t, double m, double s, double lo, dou
     return p;
   }
   double p = 0;
-  for (double atom : {m + ct, m - ct})
-    if (atom >= lo && atom < hi) p += am;
+  for (double atom : {m + ct, m - ct}) p += am * face_shared_fraction(atom, lo, hi);
   if (ct == 0) return p;  // the two atoms are the point mass at m
   // Continuous part over [lo, hi) ∩ (m − ct, m + ct) by composite Gauss–Legendre.
   const double from = std::max(lo - m, -ct), to = std::min(hi - m, ct);

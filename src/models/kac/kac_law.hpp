@@ -36,7 +36,8 @@ class KacLaw {
   double second_moment(double t) const;
 
   /// P(lo <= m + K_t + s Z < hi) with Z standard normal independent of K_t
-  /// (s = 0: no smoothing; an atom on lo counts, on hi does not).
+  /// (s = 0: no smoothing; an atom on lo or hi counts half, as it is shared
+  /// with the neighbouring cell).
   double interval_probability(double t, double m, double s, double lo, double hi) const;
   /// Density g and flux h at x of m + K_t + s Z, s > 0 (the data component
   /// N(m, s²) carried by the Kac process); q = quadrature(t, s / 2).

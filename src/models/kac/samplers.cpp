@@ -6,7 +6,6 @@
 
 #include "twinflow/core/error.hpp"
 #include "twinflow/io/checkpoint.hpp"
-#include "twinflow/pde/ts_evolution.hpp"
 
 namespace twinflow::kac {
 
@@ -113,19 +112,21 @@ void ExactVelocity::after_step(double t_before, const double* x_before, double t
     }
 }
 
-void PdeVelocity::add(double t, std::vector<double> velocity) { fields_.insert_or_assign(t, std::move(velocity)); }
-
-void PdeVelocity::checkpoint(CheckpointArchive& a) { a.replicated("velocities", fields_); }
+void PdeVelocity::prepare(const std::vector<double>& times) {
+  fields_.clear();
+  for (double t : times) store_.gather("velocity", t, fields_[t]);
+}
 
 void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
   // The PDE stopped at every time the flow uses: look it up exactly (up to
   // round-off in T − s).
   auto it = fields_.lower_bound(t - 1e-12 * (1 + std::abs(t)));
   if (it == fields_.end() || std::abs(it->first - t) > 1e-9 * (1 + std::abs(t)))
-    throw RuntimeFailure("no PDE velocity stored at t = " + std::to_string(t));
-  const int d = box_.dim;
+    throw RuntimeFailure("no PDE velocity prepared at t = " + std::to_string(t));
+  const Box& box = grid_.box();
+  const int d = box.dim;
   for (std::int64_t p = 0; p < n; ++p)
-    for (int i = 0; i < d; ++i) v[p * d + i] = interpolate_cells(box_, it->second.data(), d, i, x + p * d);
+    for (int i = 0; i < d; ++i) v[p * d + i] = interpolate_cells(box, it->second.data(), d, i, x + p * d);
 }
 
 ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law,
@@ -197,14 +198,19 @@ bool ForwardSampler::on_atom(std::int64_t p) const {
 
 std::vector<double> stage_fractions(const std::string& rk_type) {
   TS ts = nullptr;
-  petsc_check(TSCreate(PETSC_COMM_SELF, &ts), "TSCreate");
-  TSSetType(ts, TSRK);
-  TSRKSetType(ts, rk_type.c_str());
-  PetscInt stages = 0;
-  const PetscReal* c = nullptr;
-  petsc_check(TSRKGetTableau(ts, &stages, nullptr, nullptr, &c, nullptr, nullptr, nullptr, nullptr),
-              "TSRKGetTableau");
-  std::vector<double> out(c, c + stages);
+  TF_CHECK_PETSC(TSCreate(PETSC_COMM_SELF, &ts));
+  std::vector<double> out;
+  try {
+    TF_CHECK_PETSC(TSSetType(ts, TSRK));
+    TF_CHECK_PETSC(TSRKSetType(ts, rk_type.c_str()));
+    PetscInt stages = 0;
+    const PetscReal* c = nullptr;
+    TF_CHECK_PETSC(TSRKGetTableau(ts, &stages, nullptr, nullptr, &c, nullptr, nullptr, nullptr, nullptr));
+    out.assign(c, c + stages);
+  } catch (...) {
+    TSDestroy(&ts);
+    throw;
+  }
   TSDestroy(&ts);
   return out;
 }
@@ -212,26 +218,25 @@ std::vector<double> stage_fractions(const std::string& rk_type) {
 FlowSampler::FlowSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
                          double horizon, std::int64_t steps, const std::string& rk_type,
                          std::shared_ptr<VelocityModel> velocity)
-    : horizon_(horizon), steps_(steps), velocity_(std::move(velocity)) {
+    : horizon_(horizon), steps_(steps), stages_(stage_fractions(rk_type)), velocity_(std::move(velocity)) {
   ForwardSampler start(std::move(ensemble), data, law, seed);
   start.advance_to(0, horizon);
   ens_ = start.ensemble();
   // The TS integrates the ensemble's own array in place.
-  petsc_check(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, static_cast<PetscInt>(ens_.x.size()), ens_.x.data(), &x_),
-              "VecCreateSeqWithArray");
-  petsc_check(TSCreate(PETSC_COMM_SELF, &ts_), "TSCreate");
-  TSSetType(ts_, TSRK);
-  TSRKSetType(ts_, rk_type.c_str());
-  TSSetRHSFunction(ts_, nullptr, &FlowSampler::rhs, this);
-  TSSetApplicationContext(ts_, this);
-  TSSetPreStep(ts_, &FlowSampler::pre_step);
-  TSSetPostStep(ts_, &FlowSampler::post_step);
+  TF_CHECK_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, static_cast<PetscInt>(ens_.x.size()), ens_.x.data(), &x_));
+  TF_CHECK_PETSC(TSCreate(PETSC_COMM_SELF, &ts_));
+  TF_CHECK_PETSC(TSSetType(ts_, TSRK));
+  TF_CHECK_PETSC(TSRKSetType(ts_, rk_type.c_str()));
+  TF_CHECK_PETSC(TSSetRHSFunction(ts_, nullptr, &FlowSampler::rhs, this));
+  TF_CHECK_PETSC(TSSetApplicationContext(ts_, this));
+  TF_CHECK_PETSC(TSSetPreStep(ts_, &FlowSampler::pre_step));
+  TF_CHECK_PETSC(TSSetPostStep(ts_, &FlowSampler::post_step));
   TSAdapt adapt = nullptr;
-  TSGetAdapt(ts_, &adapt);
-  TSAdaptSetType(adapt, TSADAPTNONE);
-  TSSetTime(ts_, 0.0);
-  TSSetTimeStep(ts_, horizon_ / static_cast<double>(steps_));
-  TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER);
+  TF_CHECK_PETSC(TSGetAdapt(ts_, &adapt));
+  TF_CHECK_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
+  TF_CHECK_PETSC(TSSetTime(ts_, 0.0));
+  TF_CHECK_PETSC(TSSetTimeStep(ts_, horizon_ / static_cast<double>(steps_)));
+  TF_CHECK_PETSC(TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER));
 }
 
 FlowSampler::~FlowSampler() {
@@ -241,19 +246,21 @@ FlowSampler::~FlowSampler() {
 
 PetscErrorCode FlowSampler::rhs(TS, PetscReal s, Vec x, Vec f, void* ctx) {
   auto* self = static_cast<FlowSampler*>(ctx);
-  PetscFunctionBeginUser;
-  const PetscScalar* xa = nullptr;
-  PetscScalar* fa = nullptr;
-  PetscInt n = 0;
-  PetscCall(VecGetLocalSize(x, &n));
-  PetscCall(VecGetArrayRead(x, &xa));
-  PetscCall(VecGetArray(f, &fa));
-  const double t = std::max(self->horizon_ - s, 0.0);
-  self->velocity_->evaluate(t, xa, n / self->ens_.dim, fa);
-  for (PetscInt i = 0; i < n; ++i) fa[i] = -fa[i];
-  PetscCall(VecRestoreArray(f, &fa));
-  PetscCall(VecRestoreArrayRead(x, &xa));
-  PetscFunctionReturn(0);
+  return self->failures_.guarded(
+      [&] {
+        const PetscScalar* xa = nullptr;
+        PetscScalar* fa = nullptr;
+        PetscInt n = 0;
+        TF_CHECK_PETSC(VecGetLocalSize(x, &n));
+        TF_CHECK_PETSC(VecGetArrayRead(x, &xa));
+        TF_CHECK_PETSC(VecGetArray(f, &fa));
+        const double t = std::max(self->horizon_ - s, 0.0);
+        self->velocity_->evaluate(t, xa, n / self->ens_.dim, fa);
+        for (PetscInt i = 0; i < n; ++i) fa[i] = -fa[i];
+        TF_CHECK_PETSC(VecRestoreArray(f, &fa));
+        TF_CHECK_PETSC(VecRestoreArrayRead(x, &xa));
+      },
+      true);
 }
 
 PetscErrorCode FlowSampler::pre_step(TS ts) {
@@ -261,7 +268,7 @@ PetscErrorCode FlowSampler::pre_step(TS ts) {
   PetscFunctionBeginUser;
   PetscCall(TSGetApplicationContext(ts, &self));
   PetscCall(TSGetTime(ts, &self->s_before_));
-  self->before_ = self->ens_.x;
+  PetscCall(self->failures_.guarded([&] { self->before_ = self->ens_.x; }, true));
   PetscFunctionReturn(0);
 }
 
@@ -272,7 +279,9 @@ PetscErrorCode FlowSampler::post_step(TS ts) {
   PetscCall(TSGetApplicationContext(ts, &self));
   PetscCall(TSGetTime(ts, &s));
   const double t_before = std::max(self->horizon_ - self->s_before_, 0.0), t = std::max(self->horizon_ - s, 0.0);
-  self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count);
+  PetscCall(self->failures_.guarded(
+      [&] { self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count); },
+      true));
   // after_step may move points, so a first-same-as-last scheme (dp5) must
   // not reuse the last stage's slope; restarting also makes every step
   // boundary a point a checkpoint resumes from bit-identically.
@@ -287,13 +296,20 @@ void FlowSampler::checkpoint(CheckpointArchive& a) {
 
 void FlowSampler::advance_to(std::int64_t step, double) {
   PetscInt done = 0;
-  TSGetStepNumber(ts_, &done);
-  if (step <= done) return;
-  // Stop by step count (fixed steps of T/N), as the PDE side does.
+  TF_CHECK_PETSC(TSGetStepNumber(ts_, &done));
+  // One TSSolve per step (fixed steps of T/N, stopped by the step count, as
+  // the PDE side does), after the velocity is prepared for its stages.
   const double h = horizon_ / static_cast<double>(steps_);
-  TSSetMaxSteps(ts_, static_cast<PetscInt>(step));
-  TSSetMaxTime(ts_, (static_cast<double>(step) + 0.5) * h);
-  petsc_check(TSSolve(ts_, x_), "TSSolve (Kac flow)");
+  for (std::int64_t k = done; k < step; ++k) {
+    std::vector<double> times;
+    for (double c : stages_) times.push_back(std::max(horizon_ - (static_cast<double>(k) + c) * h, 0.0));
+    velocity_->prepare(times);
+    TF_CHECK_PETSC(TSSetMaxSteps(ts_, static_cast<PetscInt>(k + 1)));
+    TF_CHECK_PETSC(TSSetMaxTime(ts_, (static_cast<double>(k + 1) + 0.5) * h));
+    const PetscErrorCode ierr = TSSolve(ts_, x_);
+    if (auto kept = failures_.take()) std::rethrow_exception(kept);
+    petsc_check(ierr, "TSSolve (Kac flow)");
+  }
 }
 
 }  // namespace twinflow::kac

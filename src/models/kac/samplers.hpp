@@ -2,7 +2,8 @@
 // Particle side of the `kac` family (MATH.md §4): the exact Kac process
 // (exponential switching times, no time discretisation) and the generative
 // Kac flow, which integrates dx/dt = v(t, x) backward from T to 0 with a
-// PETSc explicit Runge–Kutta scheme. Local computation only; a particle's
+// PETSc explicit Runge–Kutta scheme. Local computation (but for preparing a
+// velocity taken from the field store, which is collective); a particle's
 // trajectory depends on (seed, id) alone.
 #include <petscts.h>
 
@@ -15,6 +16,8 @@
 #include "kac_law.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 #include "twinflow/models/experiment.hpp"
+#include "twinflow/pde/ts_evolution.hpp"
+#include "twinflow/run/field_store.hpp"
 #include "twinflow/rng/counter_rng.hpp"
 
 namespace twinflow::kac {
@@ -23,7 +26,9 @@ namespace twinflow::kac {
 class VelocityModel {
  public:
   virtual ~VelocityModel() = default;
-  /// v(t, ·) at n points (point-major, dim entries each) into v.
+  /// Collective. Called on every rank before a step evaluates v at `times`.
+  virtual void prepare(const std::vector<double>& /*times*/) {}
+  /// v(t, ·) at n points (point-major, dim entries each) into v. Not collective.
   virtual void evaluate(double t, const double* x, std::int64_t n, double* v) = 0;
   /// Called after each step of the flow from t_before to t < t_before, with
   /// the points before and after it: may move points onto features of the
@@ -68,20 +73,19 @@ class ExactVelocity : public VelocityModel {
   std::vector<KacQuadrature> quadrature_;  ///< per (component, coordinate) with positive variance
 };
 
-/// v = j/u from PDE snapshots at the exact times the flow asks for,
-/// interpolated multilinearly between cell centres.
+/// v = j/u of the PDE, which the field store holds (as "velocity", dim
+/// values per cell) at the exact times the flow asks for: prepare() gathers
+/// the fields of one step; interpolated multilinearly between cell centres.
 class PdeVelocity : public VelocityModel {
  public:
-  explicit PdeVelocity(const Box& box) : box_(box) {}
-  /// `velocity`: replicated natural-order field on the box, dim values per cell.
-  void add(double t, std::vector<double> velocity);
+  PdeVelocity(const FieldStore& store, const GridSpace& grid) : store_(store), grid_(grid) {}
+  void prepare(const std::vector<double>& times) override;
   void evaluate(double t, const double* x, std::int64_t n, double* v) override;
-  /// Collective. Saves or restores the stored fields.
-  void checkpoint(CheckpointArchive& archive);
 
  private:
-  Box box_;
-  std::map<double, std::vector<double>> fields_;
+  const FieldStore& store_;
+  const GridSpace& grid_;
+  std::map<double, std::vector<double>> fields_;  ///< the current step's
 };
 
 /// Forward particles: X_0 from the data law, then X_t = X_0 + K_t with the
@@ -115,8 +119,9 @@ std::vector<double> stage_fractions(const std::string& rk_type);
 
 /// Generative Kac flow: X_T = X_0 + K_T exactly, then N steps of a PETSc
 /// TSRK scheme (fixed step T/N, no adaptivity) on dx/ds = −v(T − s, x) in
-/// reverse time s. The scheme only combines each particle's own values, so
-/// a particle's result does not depend on the rank count.
+/// reverse time s, one TSSolve per step (the velocity is prepared for the
+/// step's stage times first). The scheme only combines each particle's own
+/// values, so a particle's result does not depend on the rank count.
 class FlowSampler : public ParticleSampler {
  public:
   FlowSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
@@ -138,9 +143,11 @@ class FlowSampler : public ParticleSampler {
   double s_before_ = 0;
   double horizon_;
   std::int64_t steps_;
+  std::vector<double> stages_;  ///< where the scheme's stages sit in a step
   std::shared_ptr<VelocityModel> velocity_;
   TS ts_ = nullptr;
   Vec x_ = nullptr;
+  CallbackFailures failures_;
 };
 
 }  // namespace twinflow::kac

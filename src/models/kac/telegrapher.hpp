@@ -24,7 +24,7 @@ class TelegrapherEvolution : public TsEvolution {
   /// it is lowered to keep the Courant number c dt Σ_i 1/h_i at most
   /// max_courant().
   TelegrapherEvolution(const Grid& grid, std::unique_ptr<Grid> populations, double rate, double speed,
-                       const std::vector<double>& u0, double dt, Progress* progress);
+                       const std::vector<double>& u0, double dt);
   ~TelegrapherEvolution() override;
 
   static constexpr double max_courant() { return 0.5; }

@@ -1,5 +1,3 @@
-#include "experiment.hpp"
-
 #include "phase_space_fp.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
@@ -26,13 +24,13 @@ int data_dimension(const Config& c) {
 
 class KineticExperiment : public ScoreDiffusionExperiment {
  public:
-  KineticExperiment(const Config& c, MPI_Comm)
-      : ScoreDiffusionExperiment(c, LinearDiffusion::kinetic(data_dimension(c)), 1, kinetic_bound) {}
+  KineticExperiment(const Config& c, MPI_Comm comm)
+      : ScoreDiffusionExperiment(c, comm, LinearDiffusion::kinetic(data_dimension(c)), 1, kinetic_bound) {}
 
-  std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid, Progress* progress) override {
+  std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
     std::vector<double> p0;
     exact_density(0.0, grid, p0);
-    return std::make_unique<PhaseSpaceFokkerPlanck>(grid, p0, pde_step(), progress);
+    return std::make_unique<PhaseSpaceFokkerPlanck>(grid, p0, pde_step());
   }
 };
 
@@ -41,7 +39,8 @@ class KineticExperiment : public ScoreDiffusionExperiment {
 Family family() {
   return {"kinetic", "kinetic (underdamped) OU in phase space (x, v) (MATH.md §2)",
           [](OptionSet& o) { declare_score_family_options(o, "kinetic", "0.5:-1.5:0.25;0.5:1.5:0.25"); },
-          [](const Config& c, MPI_Comm comm) { return std::make_unique<KineticExperiment>(c, comm); }};
+          [](const Config& c, MPI_Comm comm) { return std::make_unique<KineticExperiment>(c, comm); },
+          true};
 }
 
 }  // namespace twinflow::kinetic

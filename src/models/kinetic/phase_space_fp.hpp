@@ -23,15 +23,14 @@ namespace twinflow::kinetic {
 class PhaseSpaceFokkerPlanck : public TsEvolution {
  public:
   /// `p0`: the initial density as this rank's owned block of the 2-D `grid`.
-  PhaseSpaceFokkerPlanck(const Grid& grid, const std::vector<double>& p0, double dt, Progress* progress);
+  PhaseSpaceFokkerPlanck(const Grid& grid, const std::vector<double>& p0, double dt);
   ~PhaseSpaceFokkerPlanck() override;
 
   static constexpr double max_courant() { return 0.5; }
   Vec density() const override;
 
  private:
-  PhaseSpaceFokkerPlanck(const Grid& grid, std::unique_ptr<Grid> wide, const std::vector<double>& p0, double dt,
-                         Progress* progress);
+  PhaseSpaceFokkerPlanck(const Grid& grid, std::unique_ptr<Grid> wide, const std::vector<double>& p0, double dt);
   static PetscErrorCode transport(TS ts, PetscReal t, Vec p, Vec f, void* ctx);
   const Grid& grid_;
   std::unique_ptr<Grid> wide_;  ///< the same cells with two ghost layers, for MUSCL

@@ -14,7 +14,7 @@ a file), and checks with h5py and numpy only:
     4.5 standard errors of the closed form and from the PDE within 0.15 h;
   * the forward twin check in 1-D: W1(PDE, particles) <= 0.01 + (atoms'
     mass) x h;
-  * the generative comparison: the Kac flow with the exact velocity
+  * the generative twins (/compare/flow, /compare/ou_reverse): the Kac flow with the exact velocity
     within 4 times the W1 noise floor of the data law in 1-D (its only error
     is the binomial split between the two points), and the ou sampler at
     the same step count listed beside it; the tables on stdout.
@@ -26,7 +26,8 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The shared e2e helpers, from the repository's tests/e2e.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "e2e"))
 from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
 
 h5py, np = need_h5py("check_kac")
@@ -55,7 +56,7 @@ def run(binary, nranks, scratch, name, args):
     return path, out
 
 
-def check_common(name, path, out, dim):
+def check_common(name, path, out, dim, moment_tolerance=0.15):
     with h5py.File(path, "r") as f:
         check(f.attrs["family"] in (b"kac", "kac"), f"{name}: family attribute")
         dens = f["/pde/density"][...]
@@ -74,18 +75,23 @@ def check_common(name, path, out, dim):
         bad = np.abs(part - exact) > 4.5 * se + 1e-15
         check(not np.any(bad[1:]), f"{name}: particle E K^2 off by more than 4.5 s.e. at t={t[bad]}")
         # The limited scheme smears the atoms over a few cells, which adds
-        # variance of order h (the order is measured in test_kac): allow 0.15 h.
+        # variance of order h (the order is measured in test_kac): allow 0.15 h
+        # (measured 0.12 h for atoms inside cells).
         h = (f["/grid"].attrs["upper"][0] - f["/grid"].attrs["lower"][0]) / f["/grid"].attrs["shape"][0]
         pde = k["second_moment_pde"][...]
-        check(np.all(np.abs(pde - exact) <= 0.15 * h), f"{name}: PDE E K^2 {pde} vs {exact} (h = {h})")
+        check(np.all(np.abs(pde - exact) <= moment_tolerance * h),
+              f"{name}: PDE E K^2 {pde} vs {exact} (h = {h}, allowed {moment_tolerance} h)")
         wex, wpde, wpart = k["window_mass_exact"][...], k["window_mass_pde"][...], k["window_mass_particles"][...]
         check(np.all(np.abs(wpde - wex) <= 0.01), f"{name}: PDE window mass {wpde} vs exact {wex}")
         check(np.all(np.abs(wpart - wex) <= 4.5 * np.sqrt(np.clip(wex * (1 - wex), 0, None) / PARTICLES) + 1e-5),
               f"{name}: particle window mass {wpart} vs exact {wex}")
-        gen, floor = k["generative_w1"][...], k["generative_w1_floor"][...]
-        check(gen.shape == (2,) and floor.shape == (2,), f"{name}: generative datasets")
-    for heading in ("Kac process: E K_t", "Generative: samples at t = 0", "kac flow (rk4, exact velocity)",
-                    "ou reverse (rel-ei"):
+        # The generative twins, each at its last output: the Kac flow and
+        # the ou reverse sampler against the data law (W1 on fine bins).
+        gen = np.array([f["/compare/flow/w1_fine"][-1], f["/compare/ou_reverse/w1_fine"][-1]])
+        floor = np.array([f["/compare/flow/w1_fine_floor"][-1], f["/compare/ou_reverse/w1_fine_floor"][-1]])
+        check(np.all(np.isfinite(gen)) and np.all(np.isfinite(floor)), f"{name}: generative datasets")
+    for heading in ("Kac process: E K_t", "Generative: the Kac flow (rk4, exact velocity",
+                    "the ou reverse sampler (rel-ei"):
         check(heading in out, f"{name}: '{heading}' missing from stdout")
     return gen, floor
 
@@ -116,14 +122,32 @@ def main():
         for i, (x, y) in enumerate((x, y) for x in (-1, 0, 1) for y in (-1, 0, 1)):
             w = 1 - 8 * round(1 / 9, 17) if i == 8 else round(1 / 9, 17)
             g.write(f"{w!r} {x} {y} 0 0 0 0\n")
+    # 95 cells: every atom inside a cell.
     path, out = run(binary, nranks, scratch, "kac-2d",
-                    common + ["--grid.dim=2", "--grid.cells=96", "--kac.data=file:" + grid9])
+                    common + ["--grid.dim=2", "--grid.cells=95", "--kac.data=file:" + grid9])
     if path:
         gen, floor = check_common("kac-2d", path, out, 2)
         # Where supports overlap, part of the mass the atoms should absorb
         # crosses the fronts (samplers.hpp); measured 0.02 when written.
         check(gen[0] <= 0.05, f"kac-2d: Kac flow marginal W1 {gen[0]:.3e}")
         check(gen[0] < gen[1], "kac-2d: Kac flow not closer to the data than the ou sampler")
+    # 96 cells: every atom on a cell face (0 and ±1 are faces), shared evenly
+    # by the cells beside it in the PDE's initial law and in the histograms.
+    # An atom split across a face starts two cells wide, and the limiter's
+    # smearing then adds about a third more variance (measured 0.157 h).
+    path, out = run(binary, nranks, scratch, "kac-2d-faces",
+                    common + ["--grid.dim=2", "--grid.cells=96", "--kac.data=file:" + grid9])
+    if path:
+        gen, floor = check_common("kac-2d-faces", path, out, 2, moment_tolerance=0.2)
+        with h5py.File(path, "r") as f:
+            dens, x = f["/pde/density"][...], f["/grid/x0"][...]
+            h = x[1] - x[0]
+            for axis in (0, 1):
+                mean = (dens.sum(axis=2 - axis) * x).sum(axis=1) * h * h
+                check(np.all(np.abs(mean) < 1e-12), f"kac-2d-faces: PDE mean of x{axis} {mean} (data mean 0)")
+            hist0 = f["/particles/histogram"][0]
+            check(np.allclose(hist0, dens[0], atol=4.5 * np.sqrt(dens[0].max() / (PARTICLES * h * h))),
+                  "kac-2d-faces: the t = 0 histogram does not share the atoms as the PDE does")
     return report("check_kac", check.failures)
 
 

@@ -123,14 +123,14 @@ TEST(PhaseSpaceFokkerPlanck, ConvergesToTheMixtureSolution) {
   int level = 0;
   for (int cells : {64, 128}) {
     auto run = twinflow::testing::make_run(
-        twinflow::testing::kinetic_family(),
+        "kinetic",
         {"--family=kinetic", "--grid.cells=" + std::to_string(cells), "--grid.lower=-6", "--grid.upper=6",
          "--time.end=0.5", "--pde.steps=" + std::to_string(cells / 4)});
-    auto pde = run.experiment->make_density_solver(*run.grid, nullptr);
+    auto pde = run.model->make_density_solver(*run.grid);
     pde->advance_to(0.5);
     std::vector<double> got, exact;
     run.grid->owned_values(pde->density(), got);
-    run.experiment->exact_density(0.5, *run.grid, exact);
+    run.model->exact_density(0.5, *run.grid, exact);
     err[level++] = compare(MPI_COMM_WORLD, run.grid->box(), exact, got, 0).l1;
     EXPECT_LT(pde->max_mass_drift(), 1e-11);
   }

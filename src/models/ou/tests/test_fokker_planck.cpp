@@ -14,7 +14,7 @@
 #include "twinflow/pde/finite_volume.hpp"
 
 using namespace twinflow;
-using twinflow::testing::make_ou;
+using twinflow::testing::make_run;
 
 namespace {
 
@@ -25,14 +25,14 @@ struct FpResult {
 // Solves to T with dt ∝ h (ARKIMEX L2 and the flux are both second order, so the
 // error should fall 4× per halving of h and dt together).
 FpResult solve(int dim, int cells, double T, const std::string& target) {
-  auto r = make_ou({"--grid.dim=" + std::to_string(dim), "--grid.cells=" + std::to_string(cells),
+  auto r = make_run("ou", {"--grid.dim=" + std::to_string(dim), "--grid.cells=" + std::to_string(cells),
                     "--time.end=" + std::to_string(T), "--pde.steps=" + std::to_string(cells / 2),
                     "--ou.target=" + target});
-  auto pde = r.experiment->make_density_solver(*r.grid, nullptr);
+  auto pde = r.model->make_density_solver(*r.grid);
   pde->advance_to(T);
   std::vector<double> block, exact;
   r.grid->owned_values(pde->density(), block);
-  r.experiment->exact_density(T, *r.grid, exact);
+  r.model->exact_density(T, *r.grid, exact);
   PetscReal vmin = 0;
   VecMin(pde->density(), nullptr, &vmin);
   return {compare(PETSC_COMM_WORLD, r.grid->box(), exact, block, 0).l1, pde->max_mass_drift(), vmin};

@@ -17,7 +17,7 @@
 using namespace twinflow;
 using namespace twinflow::kac;
 using twinflow::testing::gather_positions;
-using twinflow::testing::make_kac;
+using twinflow::testing::make_run;
 
 namespace {
 
@@ -89,13 +89,13 @@ struct PdeError {
 };
 
 PdeError pde_error(int cells, double T, double margin) {
-  auto r = make_kac({"--grid.cells=" + std::to_string(cells), "--grid.lower=-3", "--grid.upper=3",
+  auto r = make_run("kac", {"--grid.cells=" + std::to_string(cells), "--grid.lower=-3", "--grid.upper=3",
                      "--kac.data=1:0:0", "--time.end=" + std::to_string(T), "--pde.steps=10"});
-  auto pde = r.experiment->make_density_solver(*r.grid, nullptr);
+  auto pde = r.model->make_density_solver(*r.grid);
   pde->advance_to(T);
   std::vector<double> block, exact;
   r.grid->owned_values(pde->density(), block);
-  r.experiment->exact_density(T, *r.grid, exact);
+  r.model->exact_density(T, *r.grid, exact);
   const Box& box = r.grid->box();
   const OwnedBlock& o = r.grid->owned();
   double s[2] = {0, 0};

@@ -1,0 +1,122 @@
+#pragma once
+// The run of a family whose PDE side is a density on the box grid and whose
+// particle side runs forward and then generates (ou, kinetic, kac):
+//
+//   stages  pde      the density through the snapshot times t_j = jT/(n−1),
+//                    the reverse outputs' T − s_j and the times the family
+//                    publishes fields at (/pde/density, /reverse/pde_density,
+//                    the field store);
+//           forward  the forward particles, jumping from snapshot to snapshot;
+//           reverse  the generative sampler, N steps of T/N with outputs at
+//                    the steps k_j nearest to jN/(n−1), s_j = k_j T/N;
+//           then the family's own stages.
+//   twins   forward  forward particles vs the PDE density at t_j (or the
+//                    closed form without the PDE), at /compare/<metric>;
+//           reverse  generated particles vs the density at T − s_j, at
+//                    /compare/reverse/<metric>.
+//
+// When the state has more than 3 dimensions there is no grid and no PDE:
+// both twins compare samples with laws on the sample space.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "twinflow/grid/grid.hpp"
+#include "twinflow/models/experiment.hpp"
+#include "twinflow/run/stages.hpp"
+
+namespace twinflow {
+
+class DensityTwinExperiment : public Experiment {
+ public:
+  /// The PDE solver on the grid at t = 0 (collective; families and tests).
+  virtual std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) = 0;
+  /// The closed-form density at time t as cell averages on this rank's
+  /// block; false when the family has none for this configuration.
+  virtual bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const = 0;
+
+  std::vector<std::unique_ptr<StateSpace>> spaces(MPI_Comm comm) override;
+  std::vector<std::string> stages() const override;
+  std::unique_ptr<Stage> make_stage(const std::string& name, RunSetup& setup) override;
+  std::vector<Twin> twins(RunSetup& setup) override;
+  void prepare_output(OutputFile& out) override;
+  void write_sidecars(MPI_Comm comm, const std::string& output) const override;
+
+  /// The state dimension (the grid's when there is one).
+  int dim() const { return dim_; }
+  bool has_grid() const { return dim_ <= 3; }
+
+ protected:
+  /// Reads the platform keys of the layout (time, pde, particles, seed);
+  /// `dim` is the dimension of the state (kinetic: 2·grid.dim). Throws
+  /// UsageError for a PDE asked for without a grid.
+  DensityTwinExperiment(const Config& c, int dim, std::int64_t reverse_steps);
+
+  /// Forward particles at t = 0 on this rank's units.
+  virtual std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble units) = 0;
+  /// The generative sampler at step 0 (after the PDE has run, so it may take
+  /// fields from the store).
+  virtual std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore& store) = 0;
+  /// A PDE field the reverse sampler (or a later stage) reads from the
+  /// store: the density or one of the solver's extra fields, at given times.
+  struct Publication {
+    std::string name;
+    int components = 1;
+    std::vector<double> times;
+  };
+  virtual std::vector<Publication> publications() const { return {}; }
+  /// Sees the PDE density at snapshot j (collective).
+  virtual void observe_snapshot(std::size_t /*j*/, double /*t*/, const GridSpace& /*grid*/,
+                                const std::vector<double>& /*density*/) {}
+  /// Sees the forward or reverse particles at their output j (collective);
+  /// `histogram` on the grid when there is one.
+  virtual void observe_samples(std::size_t /*j*/, double /*clock*/, bool /*reverse*/, const ParticleSampler& /*s*/,
+                               const std::vector<double>* /*histogram*/) {}
+  /// The sample-space laws of the forward particles at t and of the
+  /// generated ones after `step` reverse steps (s = step T/N).
+  virtual std::unique_ptr<ReferenceLaw> forward_law(double t) const = 0;
+  virtual std::unique_ptr<ReferenceLaw> reverse_law(std::int64_t step, double s) const = 0;
+  /// Adjusts the two twins (atoms, expected errors, columns) and adds the
+  /// family's own.
+  virtual void customise_twins(Twin& /*forward*/, Twin& /*reverse*/, std::vector<Twin>& /*more*/,
+                               RunSetup& /*setup*/) {}
+  /// The family's stages after the three of the layout.
+  virtual std::vector<std::string> family_stages() const { return {}; }
+  virtual std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup);
+
+  double horizon() const { return horizon_; }
+  std::uint64_t seed() const { return seed_; }
+  std::int64_t particle_count() const { return particles_; }
+  bool pde_on() const { return pde_on_; }
+  bool particles_on() const { return particles_on_; }
+  /// Snapshot times t_j and reverse outputs (steps k_j, times s_j).
+  const std::vector<double>& snapshot_times() const { return times_; }
+  const std::vector<std::int64_t>& reverse_output_steps() const { return rev_steps_; }
+  const std::vector<double>& reverse_output_times() const { return rev_times_; }
+  /// The PDE's nominal step T / pde.steps.
+  double pde_step() const { return horizon_ / static_cast<double>(pde_steps_); }
+  /// The run's grid (after spaces()); null without one.
+  const GridSpace* grid() const { return grid_; }
+
+ private:
+  std::unique_ptr<Stage> make_pde_stage(RunSetup& setup);
+  int dim_;
+  double horizon_;
+  std::int64_t pde_steps_, particles_, reverse_steps_;
+  std::uint64_t seed_;
+  bool pde_on_, particles_on_;
+  std::vector<double> times_, rev_times_;
+  std::vector<std::int64_t> rev_steps_;
+  std::optional<Box> box_;
+  const GridSpace* grid_ = nullptr;
+  // What the PDE stage reports at its end.
+  std::vector<double> pde_mass_, pde_exact_l1_;
+};
+
+/// The output-side clock values of the density-twin layout: snapshot j of
+/// n on [0, T], and the reverse output steps k_j of an N-step sampler.
+std::vector<double> snapshot_times(double horizon, std::int64_t snapshots);
+std::vector<std::int64_t> reverse_output_steps(std::int64_t snapshots, std::int64_t steps);
+
+}  // namespace twinflow
