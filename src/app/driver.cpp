@@ -323,6 +323,9 @@ class TwinRun : public StageContext {
         if (!stage.run(*this)) return stop();
         stage.finish(*this);
       } catch (...) {
+        // A failed run keeps what it wrote as <output>.partial, for a look
+        // at how far it got (it cannot be resumed without a checkpoint).
+        if (out_) out_->retain();
         agree(comm_, std::current_exception());
         throw;
       }

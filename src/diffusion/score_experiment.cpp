@@ -126,18 +126,8 @@ void ScoreDiffusionExperiment::customise_twins(Twin&, Twin& reverse, std::vector
       const Grid& g = grid()->grid();
       std::vector<double> p_t, gamma;
       exact_density(horizon(), g, p_t);
-      const GaussianMixture standard = GaussianMixture::parse("reference", "1:0:1", dim());
-      const Box& box = g.box();
-      gamma.resize(p_t.size());
-      double lo[3], hi[3];
-      for_each_cell(g.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
-        for (int a = 0; a < box.dim; ++a) {
-          lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
-          hi[a] = lo[a] + box.spacing(a);
-        }
-        gamma[pos] = standard.box_probability(lo, hi) / box.cell_volume();
-      });
-      *mismatch = compare(comm_, box, p_t, gamma, 0).l1;
+      cell_averages(GaussianMixture::parse("reference", "1:0:1", dim()), g, gamma);
+      *mismatch = compare(comm_, g.box(), p_t, gamma, 0).l1;
     }
     return **mismatch;
   };
@@ -186,19 +176,7 @@ std::string ScoreDiffusionExperiment::report(OutputFile&) { return sampler_law_t
 bool ScoreDiffusionExperiment::exact_density(double t, const Grid& grid, std::vector<double>& owned) const {
   // Cell averages of the evolved mixture (a point mass on a face is shared
   // by the cells beside it).
-  const GaussianMixture law = diffusion_.marginal(data_, t);
-  const Box& box = grid.box();
-  const OwnedBlock& o = grid.owned();
-  owned.resize(static_cast<std::size_t>(o.size()));
-  double lo[3], hi[3];
-  const double vol = box.cell_volume();
-  for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
-    for (int a = 0; a < box.dim; ++a) {
-      lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
-      hi[a] = lo[a] + box.spacing(a);
-    }
-    owned[pos] = law.box_probability(lo, hi) / vol;
-  });
+  cell_averages(diffusion_.marginal(data_, t), grid, owned);
   return true;
 }
 

@@ -140,6 +140,21 @@ GaussianMixture GaussianMixture::parse(const std::string& key, const std::string
   return GaussianMixture(key, dim, std::move(comps));
 }
 
+void cell_averages(const GaussianMixture& law, const Grid& grid, std::vector<double>& owned) {
+  const Box& box = grid.box();
+  const OwnedBlock& o = grid.owned();
+  owned.resize(static_cast<std::size_t>(o.size()));
+  double lo[3], hi[3];
+  const double vol = box.cell_volume();
+  for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+    for (int a = 0; a < box.dim; ++a) {
+      lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
+      hi[a] = lo[a] + box.spacing(a);
+    }
+    owned[pos] = law.box_probability(lo, hi) / vol;
+  });
+}
+
 bool GaussianMixture::diagonal() const {
   return std::all_of(components_.begin(), components_.end(),
                      [&](const auto& c) { return is_diagonal(c.covariance, dim_); });

@@ -87,6 +87,10 @@ std::vector<std::string> DensityTwinExperiment::stages() const {
   return s;
 }
 
+std::unique_ptr<ParticleSampler> DensityTwinExperiment::make_reverse_sampler(Ensemble, FieldStore&) {
+  throw std::logic_error("a family with reverse steps must make its reverse sampler");
+}
+
 std::unique_ptr<Stage> DensityTwinExperiment::make_family_stage(const std::string& name, RunSetup&) {
   throw std::logic_error("no stage '" + name + "' in this family");
 }
@@ -259,6 +263,9 @@ std::vector<Twin> DensityTwinExperiment::twins(RunSetup& setup) {
     }
     if (pde_on_) forward.columns.push_back({"/compare/pde_exact_l1", "PDE-exact L1"});
   } else {
+    if (!forward_law(0))
+      throw UsageError("grid.dim", "is " + std::to_string(dim_) + ", beyond the grid's 3 dimensions, and this family "
+                                   "has no closed-form laws to compare samples with; accepted: 1 to 3");
     forward.space = reverse.space = "samples";
     forward.reference_name = reverse.reference_name = "law";
     forward.title = "Forward: particles vs the closed-form law at each snapshot time t (sample space, d = " +

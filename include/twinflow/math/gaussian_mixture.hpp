@@ -11,6 +11,8 @@
 
 namespace twinflow {
 
+class Grid;
+
 /// P(lo <= X <= hi) for X ~ N(m, s²), s >= 0 (s = 0: a point mass at m,
 /// shared evenly by two cells when it sits on the face between them).
 double normal_interval_probability(double m, double s, double lo, double hi);
@@ -72,6 +74,10 @@ class GaussianMixture {
   std::vector<GaussianComponent> components_;
   std::vector<std::vector<double>> cholesky_;  ///< lower factor of each covariance (0 rows allowed)
 };
+
+/// The law's cell averages P(cell) / |cell| on this rank's block of the grid
+/// (C order). Not collective.
+void cell_averages(const GaussianMixture& law, const Grid& grid, std::vector<double>& owned);
 
 /// Density and score of a mixture with positive definite covariances,
 /// precomputed for fast evaluation (log-sum-exp over components).

@@ -10,7 +10,9 @@
 // through guarded(): on a TS over many ranks an exception is kept and the
 // callback returns 0, so that no rank leaves PETSc's collectives early; after
 // every step all ranks agree on kept failures (core/collective.hpp) and the
-// solve ends with the kept message raised again on every rank. A TS on
+// solve ends with the kept message raised again on every rank. What a
+// callback communicates (its ghost exchange) must therefore be done by
+// every rank before its local work, which is what may fail. A TS on
 // PETSC_COMM_SELF (a sampler's) may return the error at once.
 //
 // Checkpoints: the state Vec, the TS time and step number and the interval

@@ -56,8 +56,8 @@ class DensityTwinExperiment : public Experiment {
   /// Forward particles at t = 0 on this rank's units.
   virtual std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble units) = 0;
   /// The generative sampler at step 0 (after the PDE has run, so it may take
-  /// fields from the store).
-  virtual std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore& store) = 0;
+  /// fields from the store); needed when the family has reverse steps.
+  virtual std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore& store);
   /// A PDE field the reverse sampler (or a later stage) reads from the
   /// store: the density or one of the solver's extra fields, at given times.
   struct Publication {
@@ -74,9 +74,10 @@ class DensityTwinExperiment : public Experiment {
   virtual void observe_samples(std::size_t /*j*/, double /*clock*/, bool /*reverse*/, const ParticleSampler& /*s*/,
                                const std::vector<double>* /*histogram*/) {}
   /// The sample-space laws of the forward particles at t and of the
-  /// generated ones after `step` reverse steps (s = step T/N).
-  virtual std::unique_ptr<ReferenceLaw> forward_law(double t) const = 0;
-  virtual std::unique_ptr<ReferenceLaw> reverse_law(std::int64_t step, double s) const = 0;
+  /// generated ones after `step` reverse steps (s = step T/N); a family
+  /// without them (null) runs on a grid only.
+  virtual std::unique_ptr<ReferenceLaw> forward_law(double /*t*/) const { return nullptr; }
+  virtual std::unique_ptr<ReferenceLaw> reverse_law(std::int64_t /*step*/, double /*s*/) const { return nullptr; }
   /// Adjusts the two twins (atoms, expected errors, columns) and adds the
   /// family's own.
   virtual void customise_twins(Twin& /*forward*/, Twin& /*reverse*/, std::vector<Twin>& /*more*/,

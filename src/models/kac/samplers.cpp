@@ -33,7 +33,8 @@ void ExactVelocity::at(double t, const double* x, double* v) const {
   const int d = data_.dim();
   const double a = law_.rate(), c = law_.speed(), ct = c * t, am = law_.atom_mass(t);
   int best = -1;
-  double den = 0, num[3] = {0, 0, 0};
+  // Per coordinate (grid.dim is at most 64).
+  double den = 0, num[64] = {};
   // The component nearest to x when no component has mass there (x off
   // every support by round-off), measured by how far x is beyond its fronts.
   double nearest_excess = std::numeric_limits<double>::infinity();
@@ -42,7 +43,7 @@ void ExactVelocity::at(double t, const double* x, double* v) const {
   for (std::size_t k = 0; k < comps.size(); ++k) {
     const auto& comp = comps[k];
     int order = 0;
-    double g[3], h[3], excess = 0;
+    double g[64], h[64], excess = 0;
     for (int i = 0; i < d; ++i) {
       const double s = std::sqrt(comp.covariance[i * d + i]), dist = x[i] - comp.mean[i];
       if (s > 0) {
@@ -69,7 +70,7 @@ void ExactVelocity::at(double t, const double* x, double* v) const {
     if (order > best) {
       best = order;
       den = 0;
-      std::fill(num, num + 3, 0.0);
+      std::fill(num, num + d, 0.0);
     }
     den += mass;
     for (int i = 0; i < d; ++i) {

@@ -1,0 +1,103 @@
+// The command line of twinflow, for a list of families: `twinflow run` does
+// the work (driver.cpp); everything else prints help or the version. The
+// production binary (main.cpp) passes the registered families; test binaries
+// may add families of their own.
+#include "cli.hpp"
+
+#include <H5Epublic.h>
+#include <mpi.h>
+#include <petscsys.h>
+
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "driver.hpp"
+#include "twinflow/core/collective.hpp"
+#include "twinflow/core/config.hpp"
+#include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
+#include "twinflow/core/run_control.hpp"
+#include "twinflow/version.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: twinflow run [CONFIG.ini] [--key=value ...] [PETSc options]\n"
+    "       twinflow run --help     every key with its default and accepted values\n"
+    "       twinflow --help | --version\n\n"
+    "Computes a generative model's dynamics twice, as a density on a PETSc grid or state space and\n"
+    "as an MPI ensemble of particles, and writes both with their comparison to one HDF5 file.\n"
+    "Launch with mpirun/mpiexec (-q keeps Open MPI's own lines off a rejected run), or srun\n"
+    "--mpi=pmix under Slurm.\n\n"
+    "Exit codes: 0 success, 1 runtime failure (one line names the rank, the stage and the time),\n"
+    "2 input rejected (one line names the key), 75 checkpointed and stopped early (signal or\n"
+    "checkpoint.walltime): resume with --restart=latest.\n\n"
+    "Families:\n";
+
+int say_error(int rank, const std::string& what, int code) {
+  if (rank == 0) std::cerr << "twinflow: error: " << what << std::endl;
+  return code;
+}
+
+}  // namespace
+
+namespace twinflow {
+
+int cli_main(int argc, char** argv, const std::vector<Family>& families) {
+  catch_stop_signals();
+  MPI_Init(&argc, &argv);
+  // HDF5 failures are reported as one line by the caller, not as HDF5's
+  // error stack on every rank.
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const std::vector<std::string> tokens(argv + 1, argv + argc);
+  int code = kExitOk;
+  const std::string command = tokens.empty() ? "" : tokens[0];
+  if (command == "--version") {
+    if (rank == 0) std::cout << "twinflow " << kVersion << " (" << kGitSha << ")\n";
+  } else if (command.empty() || command == "--help" || command == "-h" || command == "help") {
+    if (rank == 0) {
+      std::cout << kUsage;
+      for (const auto& f : families) std::cout << "  " << f.name << "  " << f.summary << "\n";
+    }
+    code = command.empty() ? kExitUsage : kExitOk;
+  } else if (command != "run") {
+    code = say_error(rank, "unknown command '" + command + "'; accepted: run, --help, --version", kExitUsage);
+  } else {
+    try {
+      const auto args = split_run_arguments({tokens.begin() + 1, tokens.end()},
+                                                      all_options(families));
+      // PETSc sees only its own tokens; MPI is already initialised, so
+      // PetscFinalize leaves MPI_Finalize to us.
+      std::vector<char*> petsc_argv{argv[0]};
+      for (const auto& t : args.petsc) petsc_argv.push_back(const_cast<char*>(t.c_str()));
+      int petsc_argc = static_cast<int>(petsc_argv.size());
+      petsc_argv.push_back(nullptr);
+      char** pargv = petsc_argv.data();
+      if (PetscInitialize(&petsc_argc, &pargv, nullptr, nullptr)) {
+        code = say_error(rank, "PETSc failed to initialise", kExitFailure);
+      } else {
+        install_petsc_error_handler();
+        try {
+          code = run(MPI_COMM_WORLD, args, families);
+        } catch (const UsageError& e) {
+          code = say_error(rank, e.what(), kExitUsage);
+        } catch (const std::exception& e) {
+          // Failures reach here agreed by every rank (a PeerFailure names
+          // the rank that failed); anything else failed on every rank.
+          code = say_error(rank, describe(e), kExitFailure);
+        }
+        PetscFinalize();
+      }
+    } catch (const UsageError& e) {
+      code = say_error(rank, e.what(), kExitUsage);
+    }
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace twinflow
