@@ -135,6 +135,7 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_pde_stage(RunSetup& setup) {
     for (double s : rev_times_) stops.insert(horizon_ - s);
   for (const auto& p : pubs) stops.insert(p.times.begin(), p.times.end());
   auto solver = make_density_solver(grid.grid());
+  if (const std::string line = describe_solver(*solver); !line.empty()) setup.progress.note(line);
   const auto fields = solver->extra_fields();
   const auto n = static_cast<std::int64_t>(times_.size());
 

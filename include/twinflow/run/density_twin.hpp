@@ -66,6 +66,8 @@ class DensityTwinExperiment : public Experiment {
     std::vector<double> times;
   };
   virtual std::vector<Publication> publications() const { return {}; }
+  /// A line about the PDE solver as set up (printed once), or "".
+  virtual std::string describe_solver(const DensitySolver& /*pde*/) const { return {}; }
   /// Sees the PDE density at snapshot j (collective).
   virtual void observe_snapshot(std::size_t /*j*/, double /*t*/, const GridSpace& /*grid*/,
                                 const std::vector<double>& /*density*/) {}

@@ -104,6 +104,16 @@ class KacExperiment : public DensityTwinExperiment {
                                                   law_.speed(), u0, pde_step());
   }
 
+  std::string describe_solver(const DensitySolver& pde) const override {
+    const double dt = dynamic_cast<const TsEvolution&>(pde).nominal_step();
+    double inverse = 0;
+    for (int a = 0; a < dim(); ++a) inverse += 1 / grid()->box().spacing(a);
+    char line[160];
+    std::snprintf(line, sizeof line, "[pde      ] telegrapher system, %d populations, step %.3g (Courant %.2f)",
+                  1 << dim(), dt, law_.speed() * dt * inverse);
+    return line;
+  }
+
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override {
     // The law of a component is a product over coordinates of the Kac law
     // carried by a point mass or a Gaussian: cell averages are products of
