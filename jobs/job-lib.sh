@@ -44,3 +44,22 @@ twinflow_python() {
     "(Debian packages python3-h5py python3-matplotlib; or set TWINFLOW_PYTHON=/path/to/python3)" >&2
   return 2
 }
+
+# twinflow_family ARGS...: prints the family a `twinflow run ARGS...` runs:
+# --family=NAME (or --family NAME) among the arguments, else `family = NAME`
+# in the config file among them (top level or [general]), else ou.
+twinflow_family() {
+  local a prev= file= family=
+  for a in "$@"; do
+    case $a in
+      --family=*) family=${a#--family=} ;;
+      -*) ;;
+      *) [[ $prev == --family ]] && family=$a || { [[ -z $file && -f $a ]] && file=$a; } ;;
+    esac
+    prev=$a
+  done
+  if [[ -z $family && -n $file ]]; then
+    family=$(awk -F= '/^\[/ { section = $0 } (section == "" || section == "[general]") && $1 ~ /^[ \t]*family[ \t]*$/ { gsub(/[ \t]/, "", $2); print $2; exit }' "$file")
+  fi
+  echo "${family:-ou}"
+}

@@ -7,7 +7,7 @@
 #
 # Typical use:
 #   eval "$(jobs/local-slurm.sh start /tmp/slurm-state)"
-#   sbatch --wait jobs/ou.sbatch
+#   sbatch --wait jobs/twin.sbatch
 #   jobs/local-slurm.sh stop /tmp/slurm-state
 #
 # `start` writes STATE_DIR/slurm.conf, starts munged (only if no working munged

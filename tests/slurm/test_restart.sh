@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checkpoint-and-requeue cycle of jobs/ou.sbatch on a throwaway single-node
+# Checkpoint-and-requeue cycle of jobs/twin.sbatch on a throwaway single-node
 # Slurm (jobs/local-slurm.sh), against an uninterrupted run:
 #
 #   tests/slurm/test_restart.sh TWINFLOW_BINARY SCRATCH_DIR
@@ -35,7 +35,7 @@ slurm_test_start
 # About 30 s on 2 ranks, most of it the reverse sampler: longer than the
 # first allocation lets it run before the signal.
 run_args=(--particles.count=1500000 --ou.steps=400 --pde.steps=8000 --grid.cells=512 --quiet)
-rm -rf -- "$scratch/reference" "$scratch"/cycle* "$scratch"/twinflow-ou-*.log
+rm -rf -- "$scratch/reference" "$scratch"/cycle* "$scratch"/twinflow-*.log
 mkdir -p "$scratch/reference"
 
 echo "reference run (mpiexec, 2 ranks)"
@@ -45,28 +45,28 @@ echo "reference run (mpiexec, 2 ranks)"
 
 export TWINFLOW=$binary TWINFLOW_RUN=cycle TWINFLOW_RESUBMIT=sbatch SBATCH_TIMELIMIT=1 SBATCH_SIGNAL=B:USR1@50
 unset TWINFLOW_OUTDIR
-jobid=$(cd "$repo" && sbatch --parsable --chdir="$scratch" jobs/ou.sbatch "${run_args[@]}") || fail "sbatch failed"
+jobid=$(cd "$repo" && sbatch --parsable --chdir="$scratch" jobs/twin.sbatch "${run_args[@]}") || fail "sbatch failed"
 jobid=${jobid%%;*}
 echo "job $jobid submitted"
 
 limit=$((SECONDS + ${TWINFLOW_TEST_TIMEOUT:-400}))
 while [[ ! -f $scratch/cycle.h5 ]] || squeue -h 2>/dev/null | grep -q .; do
   if ((SECONDS > limit)) || { [[ ! -f $scratch/cycle.h5 ]] && ! squeue -h 2>/dev/null | grep -q .; }; then
-    cat "$scratch"/twinflow-ou-*.log >&2 || true
+    cat "$scratch"/twinflow-*.log >&2 || true
     squeue >&2 || true
     fail "the run did not finish (no job left, or ${TWINFLOW_TEST_TIMEOUT:-400} s passed)"
   fi
   sleep 1
 done
 echo "the run finished after $((SECONDS - t0)) s"
-cat "$scratch"/twinflow-ou-*.log
+cat "$scratch"/twinflow-*.log
 unset SBATCH_TIMELIMIT SBATCH_SIGNAL
 
-cycles=$(cat "$scratch"/twinflow-ou-*.log | grep -c "exit status 75" || true)
-continued=$(cat "$scratch"/twinflow-ou-*.log | grep -c "cycle continues in job" || true)
+cycles=$(cat "$scratch"/twinflow-*.log | grep -c "exit status 75" || true)
+continued=$(cat "$scratch"/twinflow-*.log | grep -c "cycle continues in job" || true)
 ((cycles >= 1)) || fail "no checkpoint-and-stop in the job logs"
 ((continued == cycles)) || fail "$cycles checkpointed segment(s) but $continued resubmission(s)"
-(($(cat "$scratch"/twinflow-ou-*.log | grep -c "exit status 0") == 1)) || fail "not exactly one segment ended with 0"
+(($(cat "$scratch"/twinflow-*.log | grep -c "exit status 0") == 1)) || fail "not exactly one segment ended with 0"
 echo "$cycles checkpoint-and-resubmit cycle(s)"
 
 "$python" - "$scratch/reference/cycle.h5" "$scratch/cycle.h5" "$repo/tests/e2e" <<'EOF' || fail "the requeued run's output differs from the reference"
@@ -79,9 +79,9 @@ EOF
 
 echo "chained job of the finished run"
 chain=$(cd "$repo" && TWINFLOW_RESUBMIT=off timeout 120 sbatch --parsable --wait --chdir="$scratch" \
-  --time=1 --dependency="afterany:$jobid" jobs/ou.sbatch "${run_args[@]}") || fail "the chained job failed"
+  --time=1 --dependency="afterany:$jobid" jobs/twin.sbatch "${run_args[@]}") || fail "the chained job failed"
 chain=${chain%%;*}
-grep -q "the run has finished; nothing to do" "$scratch/twinflow-ou-$chain.log" ||
-  fail "the chained job did not recognise the finished run: $(cat "$scratch/twinflow-ou-$chain.log")"
+grep -q "the run has finished; nothing to do" "$scratch/twinflow-$chain.log" ||
+  fail "the chained job did not recognise the finished run: $(cat "$scratch/twinflow-$chain.log")"
 [[ ! -e $scratch/cycle.checkpoints ]] || fail "the finished run left its manifest"
 echo "PASS: $cycles cycle(s), output identical to the uninterrupted run, chained job exited at once"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end test of jobs/FAMILY.sbatch on a throwaway single-node Slurm
-# (jobs/local-slurm.sh): submit with `sbatch --wait` from the checkout (so
-# the script finds jobs/twin-job.sh), then check the HDF5 output with h5py.
+# End-to-end test of jobs/twin.sbatch for one family on a throwaway
+# single-node Slurm (jobs/local-slurm.sh): submit `sbatch --wait
+# jobs/twin.sbatch --family=FAMILY ...` from the checkout (so the script finds
+# jobs/job-lib.sh), then check the HDF5 output with h5py.
 #
 #   tests/slurm/test_sbatch.sh FAMILY TWINFLOW_BINARY SCRATCH_DIR
 #
@@ -24,14 +25,14 @@ shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=SCRIPTDIR/slurm-test-lib.sh
 source "$here/slurm-test-lib.sh"
-job_script=$repo/jobs/$family.sbatch
+job_script=$repo/jobs/twin.sbatch
 
 slurm_test_prerequisites "$1" "$2"
 jobid=
 slurm_test_start
 
 # --- submit -----------------------------------------------------------------
-rm -f -- "$scratch"/twinflow-$family-*.log "$scratch"/twinflow-$family-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
+rm -f -- "$scratch"/twinflow-*.log "$scratch"/twinflow-$family-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
 export TWINFLOW=$binary
 unset TWINFLOW_OUTDIR
 status=0
@@ -43,13 +44,13 @@ case $family in
   kinetic) run_args=(--time.end=0.5 --grid.cells=64 --particles.count=20000 --sampler_law=true --quiet) ;;
   *) run_args=(--time.end=0.5 --particles.count=20000 --quiet) ;;
 esac
-(cd "$repo" && exec timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" "${run_args[@]}") \
+(cd "$repo" && exec timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" --family="$family" "${run_args[@]}") \
   >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
 waiter=$!
 wait "$waiter" || status=$?
 waiter=
 jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
-log=$scratch/twinflow-$family-$jobid.log
+log=$scratch/twinflow-$jobid.log
 h5=$scratch/twinflow-$family-$jobid.h5
 echo "job ${jobid:-?} done in $((SECONDS - t0)) s since start, sbatch exit status $status"
 
