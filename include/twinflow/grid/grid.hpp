@@ -33,10 +33,11 @@ struct Box {
   std::int64_t cell_of(const double* x) const;
 };
 
-/// Whether x lies on the cell face at `face`, to round-off (1e-12
-/// relative): faces computed in different ways (lo + h, or lower + (i+1) h)
-/// and atoms carried to m ± ct then agree. Not collective.
-inline bool on_face(double x, double face) { return std::abs(x - face) <= 1e-12 * std::max(1.0, std::abs(face)); }
+/// Whether x lies on the cell face at `face`, to round-off (1e-14
+/// relative, a few dozen ulps): faces computed in different ways (lo + h,
+/// or lower + (i+1) h) and atoms carried to m ± ct then agree. Not
+/// collective.
+inline bool on_face(double x, double face) { return std::abs(x - face) <= 1e-14 * std::max(1.0, std::abs(face)); }
 
 /// The fraction of a point mass at x that the cell [lo, hi] holds when a
 /// point on a face is shared evenly by the two cells touching it: 1 inside,
