@@ -12,6 +12,7 @@
 #include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
+#include "twinflow/pde/linear_evolution.hpp"
 
 namespace twinflow {
 namespace {
@@ -85,6 +86,15 @@ std::vector<std::string> DensityTwinExperiment::stages() const {
   if (particles_on_ && reverse_steps_ > 0) s.push_back("reverse");
   for (const auto& f : family_stages()) s.push_back(f);
   return s;
+}
+
+std::unique_ptr<DensitySolver> DensityTwinExperiment::linear_density_solver(const Grid& grid, Mat L) const {
+  std::vector<double> p0;
+  exact_density(0.0, grid, p0);
+  Vec v = nullptr;
+  TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
+  grid.set_owned_values(p0, v);
+  return std::make_unique<LinearEvolution>(grid, L, v, pde_step(), grid.box().cell_volume());
 }
 
 std::unique_ptr<ParticleSampler> DensityTwinExperiment::make_reverse_sampler(Ensemble, FieldStore&) {

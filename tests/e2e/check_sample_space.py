@@ -27,7 +27,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
+from e2e_common import Checks, fresh_output, mpiexec, need_h5py, report, run_bounded  # noqa: E402
 
 h5py, np = need_h5py("check_sample_space")
 
@@ -37,12 +37,8 @@ check = Checks()
 
 
 def run(binary, nranks, scratch, name, args):
-    path = os.path.join(scratch, f"{name}.h5")
-    for p in (path, path + ".partial"):
-        if os.path.exists(p):
-            os.remove(p)
-    mpiexec = shutil.which("mpiexec") or "mpiexec"
-    cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}",
+    path = fresh_output(scratch, name)
+    cmd = [mpiexec(), "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}",
            "--pde.enabled=false"] + args
     code, out, err, secs = run_bounded(cmd, scratch, TIMEOUT)
     print(f"check_sample_space: {name} on {nranks} rank(s) -> exit {code} in {secs:.1f} s")

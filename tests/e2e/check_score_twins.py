@@ -25,11 +25,10 @@ Runs on NRANKS MPI ranks and checks with h5py and numpy only:
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
+from e2e_common import Checks, fresh_output, mpiexec, need_h5py, report, run_bounded  # noqa: E402
 
 h5py, np = need_h5py("check_score_twins")
 
@@ -40,12 +39,8 @@ check = Checks()
 
 
 def run(binary, nranks, scratch, name, args):
-    path = os.path.join(scratch, f"{name}-{nranks}.h5")
-    for p in (path, path + ".partial"):
-        if os.path.exists(p):
-            os.remove(p)
-    mpiexec = os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
-    cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}", "--quiet=true",
+    path = fresh_output(scratch, f"{name}-{nranks}")
+    cmd = [mpiexec(), "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}", "--quiet=true",
            f"--particles.count={PARTICLES}"] + args
     code, out, err, secs = run_bounded(cmd, scratch, TIMEOUT)
     if not check(code == 0, f"{name}: exit {code} after {secs:.0f}s: {err.strip()[-400:]}"):

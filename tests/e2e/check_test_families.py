@@ -24,7 +24,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, need_h5py, report, run_bounded  # noqa: E402
+from e2e_common import Checks, fresh_output, mpiexec, need_h5py, report, run_bounded  # noqa: E402
 
 h5py, np = need_h5py("check_test_families")
 
@@ -45,10 +45,6 @@ STAGES = {"steps": "in stage 'steps' after step = 3", "pde": "in stage 'pde' aft
 check = Checks()
 
 
-def mpiexec():
-    return shutil.which("mpiexec") or "mpiexec"
-
-
 def heat(binary, nranks, scratch):
     path = os.path.join(scratch, "heat.h5")
     particles = 400000
@@ -67,10 +63,7 @@ def heat(binary, nranks, scratch):
 
 def faulty(binary, nranks, scratch, kind, stage):
     name = f"{kind}-{stage}"
-    path = os.path.join(scratch, name + ".h5")
-    for p in (path, path + ".partial"):
-        if os.path.exists(p):
-            os.remove(p)
+    path = fresh_output(scratch, name)
     cmd = [mpiexec(), "-q", "--oversubscribe", "-n", str(nranks), binary, "run", "--family=faulty",
            f"--fault.kind={kind}", f"--fault.stage={stage}", f"--fault.rank={nranks - 1}", "--fault.step=3",
            f"--output={path}", "--quiet"]

@@ -2,6 +2,7 @@
 environment, a bounded run of a command in its own process group, the check
 collector and the failure report."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,20 @@ def mpi_env():
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     return env
+
+
+def mpiexec():
+    """The MPI launcher: $MPIEXEC, else mpiexec on the PATH."""
+    return os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
+
+
+def fresh_output(scratch, name):
+    """SCRATCH/NAME.h5 with no earlier file (final or .partial) left."""
+    path = os.path.join(scratch, name + ".h5")
+    for p in (path, path + ".partial"):
+        if os.path.exists(p):
+            os.remove(p)
+    return path
 
 
 def run_bounded(cmd, cwd, timeout):

@@ -8,10 +8,8 @@
 
 #include "families.hpp"
 #include "twinflow/core/config.hpp"
-#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/pde/flux_operator.hpp"
-#include "twinflow/pde/linear_evolution.hpp"
 #include "twinflow/run/density_twin.hpp"
 
 namespace twinflow::heat {
@@ -52,14 +50,9 @@ class Heat : public DensityTwinExperiment {
       : DensityTwinExperiment(c, static_cast<int>(c.integer("grid.dim")), 0),
         data_(GaussianMixture::parse("heat.data", c.text("heat.data"), dim())) {}
 
+  // ∂_t p = Δp: the drift-diffusion operator with β = 0, from the closed form at t = 0.
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
-    std::vector<double> p0;
-    exact_density(0, grid, p0);
-    Vec v = nullptr;
-    TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
-    grid.set_owned_values(p0, v);
-    Mat laplacian = assemble_drift_diffusion(grid, [](int, double) { return 0.0; });
-    return std::make_unique<LinearEvolution>(grid, laplacian, v, pde_step(), grid.box().cell_volume());
+    return linear_density_solver(grid, assemble_drift_diffusion(grid, [](int, double) { return 0.0; }));
   }
 
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override {

@@ -99,6 +99,9 @@ class DensityTwinExperiment : public Experiment {
   const std::vector<double>& reverse_output_times() const { return rev_times_; }
   /// The PDE's nominal step T / pde.steps.
   double pde_step() const { return horizon_ / static_cast<double>(pde_steps_); }
+  /// Collective. dp/dt = L p (pde/linear_evolution.hpp) from the closed form
+  /// at t = 0, with the nominal step; takes ownership of L.
+  std::unique_ptr<DensitySolver> linear_density_solver(const Grid& grid, Mat L) const;
   /// The run's grid (after spaces()); null without one.
   const GridSpace* grid() const { return grid_; }
 

@@ -2,9 +2,7 @@
 
 #include "fokker_planck.hpp"
 #include "twinflow/core/config.hpp"
-#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/diffusion/score_experiment.hpp"
-#include "twinflow/pde/linear_evolution.hpp"
 
 namespace twinflow::ou {
 namespace {
@@ -24,13 +22,7 @@ class OuExperiment : public ScoreDiffusionExperiment {
                                  static_cast<int>(c.integer("grid.dim")), rel_ei_bound) {}
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
-    std::vector<double> p0;
-    exact_density(0.0, grid, p0);
-    Vec v = nullptr;
-    TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
-    grid.set_owned_values(p0, v);
-    return std::make_unique<LinearEvolution>(grid, assemble_fokker_planck(grid), v, pde_step(),
-                                             grid.box().cell_volume());
+    return linear_density_solver(grid, assemble_fokker_planck(grid));
   }
 };
 
