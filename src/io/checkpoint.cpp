@@ -13,6 +13,7 @@
 #include "io/hdf5_util.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
 #include "twinflow/run/ensemble.hpp"
 #include "twinflow/run/state_space.hpp"
 
@@ -241,28 +242,28 @@ void CheckpointArchive::grid_vector(const std::string& name, DM dm, Vec v) {
   // PETSc's natural vector is distributed in contiguous ranges of the
   // natural (rank-independent) ordering, which is what is stored.
   Vec natural = nullptr;
-  DMDACreateNaturalVector(dm, &natural);
+  TF_CHECK_PETSC(DMDACreateNaturalVector(dm, &natural));
   PetscInt lo = 0, hi = 0, total = 0;
-  VecGetOwnershipRange(natural, &lo, &hi);
-  VecGetSize(natural, &total);
+  TF_CHECK_PETSC(VecGetOwnershipRange(natural, &lo, &hi));
+  TF_CHECK_PETSC(VecGetSize(natural, &total));
   std::vector<double> local(static_cast<std::size_t>(hi - lo));
   try {
     if (saving()) {
-      DMDAGlobalToNaturalBegin(dm, v, INSERT_VALUES, natural);
-      DMDAGlobalToNaturalEnd(dm, v, INSERT_VALUES, natural);
+      TF_CHECK_PETSC(DMDAGlobalToNaturalBegin(dm, v, INSERT_VALUES, natural));
+      TF_CHECK_PETSC(DMDAGlobalToNaturalEnd(dm, v, INSERT_VALUES, natural));
       const PetscScalar* a = nullptr;
-      VecGetArrayRead(natural, &a);
+      TF_CHECK_PETSC(VecGetArrayRead(natural, &a));
       std::copy(a, a + (hi - lo), local.begin());
-      VecRestoreArrayRead(natural, &a);
+      TF_CHECK_PETSC(VecRestoreArrayRead(natural, &a));
       distributed_array(file_, path(name), true, total, lo, local);
     } else {
       distributed_array(file_, path(name), false, total, lo, local);
       PetscScalar* a = nullptr;
-      VecGetArray(natural, &a);
+      TF_CHECK_PETSC(VecGetArray(natural, &a));
       std::copy(local.begin(), local.end(), a);
-      VecRestoreArray(natural, &a);
-      DMDANaturalToGlobalBegin(dm, natural, INSERT_VALUES, v);
-      DMDANaturalToGlobalEnd(dm, natural, INSERT_VALUES, v);
+      TF_CHECK_PETSC(VecRestoreArray(natural, &a));
+      TF_CHECK_PETSC(DMDANaturalToGlobalBegin(dm, natural, INSERT_VALUES, v));
+      TF_CHECK_PETSC(DMDANaturalToGlobalEnd(dm, natural, INSERT_VALUES, v));
     }
   } catch (...) {
     VecDestroy(&natural);
