@@ -293,6 +293,20 @@ class TwinRun : public StageContext {
   /// Starts afresh, or continues from an open checkpoint. Returns kExitOk,
   /// or kExitCheckpointed when it stopped early after a checkpoint.
   int execute(CheckpointFile* resume) {
+    try {
+      return execute_agreed(resume);
+    } catch (...) {
+      // A failed run keeps what it wrote as <output>.partial, for a look at
+      // how far it got (it cannot be resumed without a checkpoint); the
+      // other ranks learn of the failure here if not before.
+      if (out_) out_->retain();
+      agree(comm_, std::current_exception());
+      throw;
+    }
+  }
+
+ private:
+  int execute_agreed(CheckpointFile* resume) {
     if (resume) {
       restore(*resume);
     } else {
@@ -309,32 +323,25 @@ class TwinRun : public StageContext {
     for (; stage_ < stages_.size(); ++stage_) {
       Stage& stage = *stages_[stage_];
       set_failure_context("in stage '" + names_[stage_] + "'");
-      try {
-        auto t = timer_.scope(names_[stage_]);
-        stage.begin(*this);
-        if (archive_) {
-          CheckpointArchive a = archive_->scope("stage");
-          stage.checkpoint(a);
-          archive_.reset();
-        }
-        progress_.begin_stage(names_[stage_], stage.clock(), stage.clock_now(), stage.clock_end());
-        control_.begin_phase(stage.clock_now());
-        steps_in_stage_ = 0;
-        if (!stage.run(*this)) return stop();
-        stage.finish(*this);
-      } catch (...) {
-        // A failed run keeps what it wrote as <output>.partial, for a look
-        // at how far it got (it cannot be resumed without a checkpoint).
-        if (out_) out_->retain();
-        agree(comm_, std::current_exception());
-        throw;
+      auto t = timer_.scope(names_[stage_]);
+      stage.begin(*this);
+      if (archive_) {
+        CheckpointArchive a = archive_->scope("stage");
+        stage.checkpoint(a);
+        archive_.reset();
       }
+      progress_.begin_stage(names_[stage_], stage.clock(), stage.clock_now(), stage.clock_end());
+      control_.begin_phase(stage.clock_now());
+      steps_in_stage_ = 0;
+      if (!stage.run(*this)) return stop();
+      stage.finish(*this);
     }
     finish();
     return kExitOk;
   }
 
   // StageContext
+ public:
   bool boundary(double clock) override {
     ++steps_in_stage_;
     char where[160];

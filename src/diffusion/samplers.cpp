@@ -31,8 +31,9 @@ void PdeScore::prepare(double sigma) {
 void PdeScore::score_block(double sigma, const double* x, double* s) {
   // The PDE stopped at every σ the sampler uses: look the time up exactly
   // (up to round-off in T − k h).
-  auto it = fields_.lower_bound(sigma - 1e-12 * (1 + std::abs(sigma)));
-  if (it == fields_.end() || std::abs(it->first - sigma) > 1e-9 * (1 + std::abs(sigma)))
+  const double tol = 1e-9 * (1 + std::abs(sigma));
+  auto it = fields_.lower_bound(sigma - tol);
+  if (it == fields_.end() || std::abs(it->first - sigma) > tol)
     throw RuntimeFailure("no PDE score prepared at t = " + std::to_string(sigma));
   const int d = grid_.box().dim;
   double xp[3], sp[3];

@@ -10,16 +10,6 @@
 
 namespace twinflow {
 
-PetscErrorCode CallbackFailures::guarded(const std::function<void()>& body, bool stop) noexcept {
-  try {
-    body();
-    return 0;
-  } catch (...) {
-    if (!kept_) kept_ = std::current_exception();
-    return stop ? PETSC_ERR_USER : 0;
-  }
-}
-
 bool DensitySolver::advance_to(double t) {
   std::size_t next = 0;
   return advance_through({t}, next, [](std::size_t) {}, [](double) { return false; });
@@ -112,7 +102,10 @@ void TsEvolution::after_step() {
     TF_CHECK_PETSC(TSGetTime(ts_, &t));
     time_ = t;
   }
-  if ((*boundary_)(time_)) TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_USER));
+  if ((*boundary_)(time_)) {
+    stopped_ = true;
+    TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_USER));
+  }
   // A failure of this rank's stop or boundary code is agreed here at the
   // latest, before the next step's collectives.
   collective_point(comm_);
@@ -163,6 +156,7 @@ bool TsEvolution::advance_through(const std::vector<double>& stops, std::size_t&
   TF_CHECK_PETSC(TSSetMaxSteps(ts_, std::numeric_limits<PetscInt>::max() - 1));
   TF_CHECK_PETSC(TSSetMaxTime(ts_, stops.back() + 0.5 * dt_));
   TF_CHECK_PETSC(TSSetConvergedReason(ts_, TS_CONVERGED_ITERATING));
+  stopped_ = false;
   collective_point(comm_);
   const PetscErrorCode ierr = TSSolve(ts_, state_);
   // A kept failure (its own or agreed with the others) explains a PETSc
@@ -173,7 +167,9 @@ bool TsEvolution::advance_through(const std::vector<double>& stops, std::size_t&
   TF_CHECK_PETSC(TSGetConvergedReason(ts_, &reason));
   if (reason < 0)
     throw RuntimeFailure("PETSc TS diverged (reason " + std::to_string(reason) + ") at t = " + std::to_string(time_));
-  return next >= stops.size();
+  // A stop asked for at the last step still stops: the stage resumes (and
+  // ends at once) from the checkpoint just written.
+  return next >= stops.size() && !stopped_;
 }
 
 void TsEvolution::checkpoint(CheckpointArchive& a) {

@@ -54,7 +54,7 @@ DensityTwinExperiment::DensityTwinExperiment(const Config& c, int dim, std::int6
       times_(twinflow::snapshot_times(horizon_, c.integer("time.snapshots"))),
       rev_steps_(twinflow::reverse_output_steps(c.integer("time.snapshots"), reverse_steps)) {
   for (std::int64_t k : rev_steps_)
-    rev_times_.push_back(horizon_ * static_cast<double>(k) / static_cast<double>(reverse_steps));
+    rev_times_.push_back(reverse_steps > 0 ? horizon_ * static_cast<double>(k) / static_cast<double>(reverse_steps) : 0.0);
   if (has_grid()) {
     box_ = Box::from_config(c, dim_);
   } else if (pde_on_) {
@@ -90,7 +90,8 @@ std::vector<std::string> DensityTwinExperiment::stages() const {
 
 std::unique_ptr<DensitySolver> DensityTwinExperiment::linear_density_solver(const Grid& grid, Mat L) const {
   std::vector<double> p0;
-  exact_density(0.0, grid, p0);
+  if (!exact_density(0.0, grid, p0))
+    throw std::logic_error("linear_density_solver needs the family's closed form at t = 0");
   Vec v = nullptr;
   TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
   grid.set_owned_values(p0, v);
@@ -274,7 +275,7 @@ std::vector<Twin> DensityTwinExperiment::twins(RunSetup& setup) {
     }
     if (pde_on_) forward.columns.push_back({"/compare/pde_exact_l1", "PDE-exact L1"});
   } else {
-    if (!forward_law(0))
+    if (!forward_law(0) || (reverse_steps_ > 0 && !reverse_law(0, 0.0)))
       throw UsageError("grid.dim", "is " + std::to_string(dim_) + ", beyond the grid's 3 dimensions, and this family "
                                    "has no closed-form laws to compare samples with; accepted: 1 to 3");
     forward.space = reverse.space = "samples";

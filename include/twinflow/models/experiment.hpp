@@ -41,10 +41,11 @@ class DensitySolver {
   using StopHook = std::function<void(std::size_t i)>;
   /// Integrates through the ascending `stops` from stop `next` on, in equal
   /// steps no longer than the nominal step between consecutive stops, in one
-  /// PETSc solve: calls at_stop at each stop (then advances `next`) and
-  /// `boundary` after every step. Returns true when the last stop is
-  /// reached, false when `boundary` asked to stop first; calling again with
-  /// the same list continues with the same steps.
+  /// PETSc solve: at each stop advances `next` and calls at_stop with the
+  /// stop's index, and calls `boundary` after every step. Returns true when
+  /// the last stop is reached and `boundary` did not ask to stop, false when
+  /// it did (also at the last step); calling again with the same list
+  /// continues with the same steps.
   virtual bool advance_through(const std::vector<double>& stops, std::size_t& next, const StopHook& at_stop,
                                const StepHook& boundary) = 0;
   /// Integrates to t (>= time()) with no hooks.

@@ -39,7 +39,16 @@ class CallbackFailures {
  public:
   /// Runs body; an exception is kept. Returns 0 (`stop` false: keep going)
   /// or PETSC_ERR_USER (`stop` true: make PETSc return now).
-  PetscErrorCode guarded(const std::function<void()>& body, bool stop = false) noexcept;
+  template <class F>
+  PetscErrorCode guarded(F&& body, bool stop = false) noexcept {
+    try {
+      body();
+      return 0;
+    } catch (...) {
+      if (!kept_) kept_ = std::current_exception();
+      return stop ? PETSC_ERR_USER : 0;
+    }
+  }
   /// The kept exception (null when none), cleared.
   std::exception_ptr take() { return std::exchange(kept_, nullptr); }
 
@@ -76,7 +85,10 @@ class TsEvolution : public DensitySolver {
   void finish_setup();
   /// Runs a callback body of this (collective) TS: an exception is kept
   /// and 0 returned, see above.
-  PetscErrorCode guarded(const std::function<void()>& body) noexcept { return failures_.guarded(body, false); }
+  template <class F>
+  PetscErrorCode guarded(F&& body) noexcept {
+    return failures_.guarded(std::forward<F>(body), false);
+  }
   /// Where this TS's callbacks keep their failures (for terms that set
   /// callbacks of their own on it).
   CallbackFailures& callback_failures() { return failures_; }
@@ -104,6 +116,7 @@ class TsEvolution : public DensitySolver {
   std::size_t* next_ = nullptr;
   const StopHook* at_stop_ = nullptr;
   const StepHook* boundary_ = nullptr;
+  bool stopped_ = false;  ///< the boundary asked the solve in progress to stop
   CallbackFailures failures_;
 };
 

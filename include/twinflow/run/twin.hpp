@@ -72,14 +72,14 @@ class TwinResults {
   /// histogram is their density on it) or on the sample space.
   void add(std::size_t j, double clock, const StateSpace& space, const Ensemble& e,
            const std::vector<double>* histogram, std::uint64_t seed);
-  /// Collective. Writes /compare/... (empty twins write nothing).
+  /// Collective. Writes /compare/... (a twin that never had a reference
+  /// writes nothing).
   void write(OutputFile& out) const;
   /// Collective. The printed table (on rank 0); dataset columns are read
   /// from `out`.
   std::string table(const OutputFile& out) const;
   /// Collective. Saves or restores the rows.
   void checkpoint(CheckpointArchive& archive);
-  bool empty() const { return clock_.empty(); }
   /// Metric `name` at every output so far (empty when never computed). Not collective.
   const std::vector<double>& metric(const std::string& name) const;
 

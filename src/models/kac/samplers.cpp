@@ -121,8 +121,9 @@ void PdeVelocity::prepare(const std::vector<double>& times) {
 void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
   // The PDE stopped at every time the flow uses: look it up exactly (up to
   // round-off in T − s).
-  auto it = fields_.lower_bound(t - 1e-12 * (1 + std::abs(t)));
-  if (it == fields_.end() || std::abs(it->first - t) > 1e-9 * (1 + std::abs(t)))
+  const double tol = 1e-9 * (1 + std::abs(t));  // t is T − s from PETSc's accumulated time
+  auto it = fields_.lower_bound(t - tol);
+  if (it == fields_.end() || std::abs(it->first - t) > tol)
     throw RuntimeFailure("no PDE velocity prepared at t = " + std::to_string(t));
   const Box& box = grid_.box();
   const int d = box.dim;
