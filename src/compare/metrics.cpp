@@ -5,7 +5,6 @@
 #include <vector>
 #include <limits>
 #include <numbers>
-#include <stdexcept>
 
 #include "twinflow/core/collective.hpp"
 
@@ -114,19 +113,6 @@ double w1_noise_floor(const std::function<double(double)>& cdf, double lower, do
     w += std::sqrt(2 * f * (1 - f) / (std::numbers::pi * n)) * width;
   }
   return w;
-}
-
-std::vector<std::string> comparison_fields() {
-  return {"l1", "hellinger", "kl", "noise_floor_l1", "w1"};
-}
-
-double comparison_field(const Comparison& c, const std::string& name) {
-  if (name == "l1") return c.l1;
-  if (name == "hellinger") return c.hellinger;
-  if (name == "kl") return c.kl;
-  if (name == "noise_floor_l1") return c.noise_floor;
-  if (name == "w1") return c.w1;
-  throw std::logic_error("unknown comparison field " + name);
 }
 
 }  // namespace twinflow

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <vector>
 
 #include "twinflow/grid/grid.hpp"
@@ -52,9 +51,5 @@ double w1_to_cdf(MPI_Comm comm, const double* x, std::int64_t n, int dim, int ax
 /// noise floor of w1_to_cdf): ∫ sqrt(2 F (1 − F) / (π N)) dx on the same bins.
 double w1_noise_floor(const std::function<double(double)>& cdf, double lower, double upper, int bins,
                       std::int64_t samples);
-
-/// The metric names written under /compare and printed, in table order.
-std::vector<std::string> comparison_fields();
-double comparison_field(const Comparison& c, const std::string& name);
 
 }  // namespace twinflow

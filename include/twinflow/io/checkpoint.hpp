@@ -17,7 +17,6 @@
 #include <petscdm.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
