@@ -166,21 +166,17 @@ class KacExperiment : public DensityTwinExperiment {
   std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore& store) override {
     std::shared_ptr<VelocityModel> v;
     if (pde_velocity_)
-      v = std::make_shared<PdeVelocity>(store, *grid());
+      v = std::make_shared<StoredVelocity>(store, *grid(), "velocity");
     else
       v = std::make_shared<ExactVelocity>(data_, law_);
-    return std::make_unique<FlowSampler>(std::move(units), data_, law_, seed(), horizon(), steps_, integrator_, v);
+    return std::make_unique<FlowSampler>(kac_flow_start(std::move(units), data_, law_, seed(), horizon()), horizon(),
+                                         horizon(), steps_, integrator_, v);
   }
 
   std::vector<Publication> publications() const override {
     if (!pde_velocity_) return {};
     // Every stage time of the flow, t = T − (k + c_i) h.
-    const double h = horizon() / static_cast<double>(steps_);
-    Publication p{"velocity", dim(), {}};
-    for (std::int64_t k = 0; k < steps_; ++k)
-      for (double ci : stage_fractions(integrator_))
-        p.times.push_back(std::max(horizon() - (static_cast<double>(k) + ci) * h, 0.0));
-    return {p};
+    return {{"velocity", dim(), flow_stage_times(horizon(), horizon(), steps_, integrator_)}};
   }
 
   void observe_snapshot(std::size_t j, double t, const GridSpace& grid, const std::vector<double>& density) override {

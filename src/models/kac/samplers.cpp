@@ -113,24 +113,6 @@ void ExactVelocity::after_step(double t_before, const double* x_before, double t
     }
 }
 
-void PdeVelocity::prepare(const std::vector<double>& times) {
-  fields_.clear();
-  for (double t : times) store_.gather("velocity", t, fields_[t]);
-}
-
-void PdeVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {
-  // The PDE stopped at every time the flow uses: look it up exactly (up to
-  // round-off in T − s).
-  const double tol = 1e-9 * (1 + std::abs(t));  // t is T − s from PETSc's accumulated time
-  auto it = fields_.lower_bound(t - tol);
-  if (it == fields_.end() || std::abs(it->first - t) > tol)
-    throw RuntimeFailure("no PDE velocity prepared at t = " + std::to_string(t));
-  const Box& box = grid_.box();
-  const int d = box.dim;
-  for (std::int64_t p = 0; p < n; ++p)
-    for (int i = 0; i < d; ++i) v[p * d + i] = interpolate_cells(box, it->second.data(), d, i, x + p * d);
-}
-
 ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law,
                                std::uint64_t seed)
     : ens_(std::move(ensemble)), law_(law), rng_(seed, Stream::kFamily) {
@@ -198,120 +180,11 @@ bool ForwardSampler::on_atom(std::int64_t p) const {
   return true;
 }
 
-std::vector<double> stage_fractions(const std::string& rk_type) {
-  TS ts = nullptr;
-  TF_CHECK_PETSC(TSCreate(PETSC_COMM_SELF, &ts));
-  std::vector<double> out;
-  try {
-    TF_CHECK_PETSC(TSSetType(ts, TSRK));
-    TF_CHECK_PETSC(TSRKSetType(ts, rk_type.c_str()));
-    PetscInt stages = 0;
-    const PetscReal* c = nullptr;
-    TF_CHECK_PETSC(TSRKGetTableau(ts, &stages, nullptr, nullptr, &c, nullptr, nullptr, nullptr, nullptr));
-    out.assign(c, c + stages);
-  } catch (...) {
-    TSDestroy(&ts);
-    throw;
-  }
-  TSDestroy(&ts);
-  return out;
-}
-
-FlowSampler::FlowSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
-                         double horizon, std::int64_t steps, const std::string& rk_type,
-                         std::shared_ptr<VelocityModel> velocity)
-    : horizon_(horizon), steps_(steps), stages_(stage_fractions(rk_type)), velocity_(std::move(velocity)) {
-  ForwardSampler start(std::move(ensemble), data, law, seed);
+Ensemble kac_flow_start(Ensemble units, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
+                        double horizon) {
+  ForwardSampler start(std::move(units), data, law, seed);
   start.advance_to(0, horizon);
-  ens_ = start.ensemble();
-  // The TS integrates the ensemble's own array in place.
-  TF_CHECK_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, static_cast<PetscInt>(ens_.x.size()), ens_.x.data(), &x_));
-  TF_CHECK_PETSC(TSCreate(PETSC_COMM_SELF, &ts_));
-  TF_CHECK_PETSC(TSSetType(ts_, TSRK));
-  TF_CHECK_PETSC(TSRKSetType(ts_, rk_type.c_str()));
-  TF_CHECK_PETSC(TSSetRHSFunction(ts_, nullptr, &FlowSampler::rhs, this));
-  TF_CHECK_PETSC(TSSetApplicationContext(ts_, this));
-  TF_CHECK_PETSC(TSSetPreStep(ts_, &FlowSampler::pre_step));
-  TF_CHECK_PETSC(TSSetPostStep(ts_, &FlowSampler::post_step));
-  TSAdapt adapt = nullptr;
-  TF_CHECK_PETSC(TSGetAdapt(ts_, &adapt));
-  TF_CHECK_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
-  TF_CHECK_PETSC(TSSetTime(ts_, 0.0));
-  TF_CHECK_PETSC(TSSetTimeStep(ts_, horizon_ / static_cast<double>(steps_)));
-  TF_CHECK_PETSC(TSSetExactFinalTime(ts_, TS_EXACTFINALTIME_STEPOVER));
-}
-
-FlowSampler::~FlowSampler() {
-  TSDestroy(&ts_);
-  VecDestroy(&x_);
-}
-
-PetscErrorCode FlowSampler::rhs(TS, PetscReal s, Vec x, Vec f, void* ctx) {
-  auto* self = static_cast<FlowSampler*>(ctx);
-  return self->failures_.guarded(
-      [&] {
-        const PetscScalar* xa = nullptr;
-        PetscScalar* fa = nullptr;
-        PetscInt n = 0;
-        TF_CHECK_PETSC(VecGetLocalSize(x, &n));
-        TF_CHECK_PETSC(VecGetArrayRead(x, &xa));
-        TF_CHECK_PETSC(VecGetArray(f, &fa));
-        const double t = std::max(self->horizon_ - s, 0.0);
-        self->velocity_->evaluate(t, xa, n / self->ens_.dim, fa);
-        for (PetscInt i = 0; i < n; ++i) fa[i] = -fa[i];
-        TF_CHECK_PETSC(VecRestoreArray(f, &fa));
-        TF_CHECK_PETSC(VecRestoreArrayRead(x, &xa));
-      },
-      true);
-}
-
-PetscErrorCode FlowSampler::pre_step(TS ts) {
-  FlowSampler* self = nullptr;
-  PetscFunctionBeginUser;
-  PetscCall(TSGetApplicationContext(ts, &self));
-  PetscCall(TSGetTime(ts, &self->s_before_));
-  PetscCall(self->failures_.guarded([&] { self->before_ = self->ens_.x; }, true));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode FlowSampler::post_step(TS ts) {
-  FlowSampler* self = nullptr;
-  PetscReal s = 0;
-  PetscFunctionBeginUser;
-  PetscCall(TSGetApplicationContext(ts, &self));
-  PetscCall(TSGetTime(ts, &s));
-  const double t_before = std::max(self->horizon_ - self->s_before_, 0.0), t = std::max(self->horizon_ - s, 0.0);
-  PetscCall(self->failures_.guarded(
-      [&] { self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count); },
-      true));
-  // after_step may move points, so a first-same-as-last scheme (dp5) must
-  // not reuse the last stage's slope; restarting also makes every step
-  // boundary a point a checkpoint resumes from bit-identically.
-  PetscCall(TSRestartStep(ts));
-  PetscFunctionReturn(0);
-}
-
-void FlowSampler::checkpoint(CheckpointArchive& a) {
-  a.particles("x", ens_, ens_.x, ens_.dim);
-  checkpoint_ts_clock(a, ts_);
-}
-
-void FlowSampler::advance_to(std::int64_t step, double) {
-  PetscInt done = 0;
-  TF_CHECK_PETSC(TSGetStepNumber(ts_, &done));
-  // One TSSolve per step (fixed steps of T/N, stopped by the step count, as
-  // the PDE side does), after the velocity is prepared for its stages.
-  const double h = horizon_ / static_cast<double>(steps_);
-  for (std::int64_t k = done; k < step; ++k) {
-    std::vector<double> times;
-    for (double c : stages_) times.push_back(std::max(horizon_ - (static_cast<double>(k) + c) * h, 0.0));
-    velocity_->prepare(times);
-    TF_CHECK_PETSC(TSSetMaxSteps(ts_, static_cast<PetscInt>(k + 1)));
-    TF_CHECK_PETSC(TSSetMaxTime(ts_, (static_cast<double>(k + 1) + 0.5) * h));
-    const PetscErrorCode ierr = TSSolve(ts_, x_);
-    if (auto kept = failures_.take()) std::rethrow_exception(kept);
-    petsc_check(ierr, "TSSolve (Kac flow)");
-  }
+  return start.ensemble();
 }
 
 }  // namespace twinflow::kac

@@ -1,8 +1,8 @@
 #pragma once
 // Particle side of the `kac` family (MATH.md §4): the exact Kac process
-// (exponential switching times, no time discretisation) and the generative
-// Kac flow, which integrates dx/dt = v(t, x) backward from T to 0 with a
-// PETSc explicit Runge–Kutta scheme. Local computation (but for preparing a
+// (exponential switching times, no time discretisation) and the velocity of
+// the generative Kac flow, which run/flow_sampler.hpp integrates backward
+// from T to 0 with a PETSc explicit Runge–Kutta scheme. Local computation (but for preparing a
 // velocity taken from the field store, which is collective); a particle's
 // trajectory depends on (seed, id) alone.
 #include <petscts.h>
@@ -16,26 +16,10 @@
 #include "kac_law.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 #include "twinflow/models/experiment.hpp"
-#include "twinflow/pde/ts_evolution.hpp"
-#include "twinflow/run/field_store.hpp"
+#include "twinflow/run/flow_sampler.hpp"
 #include "twinflow/rng/counter_rng.hpp"
 
 namespace twinflow::kac {
-
-/// Source of the probability-flow velocity v(t, x) of X_t = X_0 + K_t.
-class VelocityModel {
- public:
-  virtual ~VelocityModel() = default;
-  /// Collective. Called on every rank before a step evaluates v at `times`.
-  virtual void prepare(const std::vector<double>& /*times*/) {}
-  /// v(t, ·) at n points (point-major, dim entries each) into v. Not collective.
-  virtual void evaluate(double t, const double* x, std::int64_t n, double* v) = 0;
-  /// Called after each step of the flow from t_before to t < t_before, with
-  /// the points before and after it: may move points onto features of the
-  /// flow that a step cannot resolve. Does nothing by default.
-  virtual void after_step(double /*t_before*/, const double* /*x_before*/, double /*t*/, double* /*x*/,
-                          std::int64_t /*n*/) {}
-};
 
 /// The exact marginal velocity v(t, x) = Σ_k w_k j_k(t, x) / Σ_k w_k u_k(t, x)
 /// of a data mixture with diagonal covariances (MATH.md §4): per coordinate,
@@ -73,21 +57,6 @@ class ExactVelocity : public VelocityModel {
   std::vector<KacQuadrature> quadrature_;  ///< per (component, coordinate) with positive variance
 };
 
-/// v = j/u of the PDE, which the field store holds (as "velocity", dim
-/// values per cell) at the exact times the flow asks for: prepare() gathers
-/// the fields of one step; interpolated multilinearly between cell centres.
-class PdeVelocity : public VelocityModel {
- public:
-  PdeVelocity(const FieldStore& store, const GridSpace& grid) : store_(store), grid_(grid) {}
-  void prepare(const std::vector<double>& times) override;
-  void evaluate(double t, const double* x, std::int64_t n, double* v) override;
-
- private:
-  const FieldStore& store_;
-  const GridSpace& grid_;
-  std::map<double, std::vector<double>> fields_;  ///< the current step's
-};
-
 /// Forward particles: X_0 from the data law, then X_t = X_0 + K_t with the
 /// exact Kac process per coordinate: initial direction ±1 and exponential
 /// waiting times of rate a drawn from (seed, id, coordinate, event number).
@@ -114,40 +83,8 @@ class ForwardSampler : public ParticleSampler {
   std::vector<unsigned char> point_mass_;
 };
 
-/// The c_i of a PETSc TSRK scheme's tableau: where its stages sit in a step.
-std::vector<double> stage_fractions(const std::string& rk_type);
-
-/// Generative Kac flow: X_T = X_0 + K_T exactly, then N steps of a PETSc
-/// TSRK scheme (fixed step T/N, no adaptivity) on dx/ds = −v(T − s, x) in
-/// reverse time s, one TSSolve per step (the velocity is prepared for the
-/// step's stage times first). The scheme only combines each particle's own
-/// values, so a particle's result does not depend on the rank count.
-class FlowSampler : public ParticleSampler {
- public:
-  FlowSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
-              double horizon, std::int64_t steps, const std::string& rk_type,
-              std::shared_ptr<VelocityModel> velocity);
-  ~FlowSampler() override;
-  FlowSampler(const FlowSampler&) = delete;
-  FlowSampler& operator=(const FlowSampler&) = delete;
-  void advance_to(std::int64_t step, double t) override;
-  const Ensemble& ensemble() const override { return ens_; }
-  void checkpoint(CheckpointArchive& archive) override;
-
- private:
-  static PetscErrorCode rhs(TS ts, PetscReal s, Vec x, Vec f, void* ctx);
-  static PetscErrorCode pre_step(TS ts);
-  static PetscErrorCode post_step(TS ts);
-  Ensemble ens_;
-  std::vector<double> before_;  ///< positions at the start of the current step
-  double s_before_ = 0;
-  double horizon_;
-  std::int64_t steps_;
-  std::vector<double> stages_;  ///< where the scheme's stages sit in a step
-  std::shared_ptr<VelocityModel> velocity_;
-  TS ts_ = nullptr;
-  Vec x_ = nullptr;
-  CallbackFailures failures_;
-};
+/// The generative Kac flow (MATH.md §4) starts from X_T = X_0 + K_T exactly.
+Ensemble kac_flow_start(Ensemble units, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
+                        double horizon);
 
 }  // namespace twinflow::kac

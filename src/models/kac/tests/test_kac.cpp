@@ -164,7 +164,7 @@ TEST(KacFlow, ExactVelocityRecoversATwoPointLaw) {
   const KacLaw law(9, 3);
   const auto data = GaussianMixture::parse("t", "0.5:-1:0;0.5:1:0", 1);
   const std::int64_t n = 20000;
-  FlowSampler flow(Ensemble::partition(MPI_COMM_WORLD, n, 1), data, law, 3, 1.0, 50, "4",
+  FlowSampler flow(kac_flow_start(Ensemble::partition(MPI_COMM_WORLD, n, 1), data, law, 3, 1.0), 1.0, 1.0, 50, "4",
                    std::make_shared<ExactVelocity>(data, law));
   flow.advance_to(50, 1.0);
   double s[2] = {0, 0};  // samples at +1, largest distance to a data point
@@ -194,10 +194,11 @@ TEST(KacParticles, BitIdenticalToASingleRankRun) {
     ForwardSampler many(Ensemble::partition(MPI_COMM_WORLD, n, 2), data, law, 9);
     many.advance_to(0, 0.7);
     EXPECT_EQ(gather_positions(many.ensemble()), one.ensemble().x) << "forward, n=" << n;
-    FlowSampler flow_one(serial, data, law, 9, 0.7, 20, "4", std::make_shared<ExactVelocity>(data, law));
+    FlowSampler flow_one(kac_flow_start(serial, data, law, 9, 0.7), 0.7, 0.7, 20, "4",
+                         std::make_shared<ExactVelocity>(data, law));
     flow_one.advance_to(20, 0.7);
-    FlowSampler flow_many(Ensemble::partition(MPI_COMM_WORLD, n, 2), data, law, 9, 0.7, 20, "4",
-                          std::make_shared<ExactVelocity>(data, law));
+    FlowSampler flow_many(kac_flow_start(Ensemble::partition(MPI_COMM_WORLD, n, 2), data, law, 9, 0.7), 0.7, 0.7,
+                          20, "4", std::make_shared<ExactVelocity>(data, law));
     flow_many.advance_to(20, 0.7);
     EXPECT_EQ(gather_positions(flow_many.ensemble()), flow_one.ensemble().x) << "flow, n=" << n;
   }
