@@ -42,15 +42,15 @@ inline Run make_run(const std::string& family, std::vector<std::string> override
   return r;
 }
 
-/// Collective. Every rank's positions in global-id order, on every rank.
+/// Collective. Every rank's points in global-id order, on every rank.
 inline std::vector<double> gather_positions(const Ensemble& e) {
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   std::vector<int> counts(static_cast<std::size_t>(size)), displs(counts.size());
-  const int mine = static_cast<int>(e.count * e.dim);
+  const int mine = static_cast<int>(e.points() * e.dim);
   MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
   for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-  std::vector<double> all(static_cast<std::size_t>(e.total * e.dim));
+  std::vector<double> all(static_cast<std::size_t>(e.total * e.points_per_unit * e.dim));
   MPI_Allgatherv(e.x.data(), mine, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, MPI_COMM_WORLD);
   return all;
 }

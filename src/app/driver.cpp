@@ -33,6 +33,18 @@ namespace {
 /// twins and the field store.
 constexpr std::int64_t kCheckpointSchema = 2;
 
+// The platform defaults each family changes, for --help.
+std::string family_defaults_text(const std::vector<Family>& families) {
+  std::string text;
+  for (const auto& f : families) {
+    if (f.defaults.empty()) continue;
+    text += "\nFamily " + f.name + " changes the defaults of:";
+    for (const auto& [key, value] : f.defaults) text += " " + key + "=" + value;
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 OptionSet all_options(const std::vector<Family>& families) {
@@ -525,7 +537,7 @@ int run(MPI_Comm comm, const RunArguments& args, const std::vector<Family>& fami
       std::cout << "usage: twinflow run [CONFIG.ini] [--key=value ...] [PETSc options]\n\n"
                 << "Keys (INI sections map to the part before the dot; keys without a dot may stand in a\n"
                 << "[general] section); defaults shown:\n"
-                << options.help_text()
+                << options.help_text() << family_defaults_text(families)
                 << "\nPETSc options (-ts_type, -ts_monitor, -ksp_type, -pc_type, -da_refine, -log_view, ...)\n"
                 << "go to PETSc's options database; unused ones are reported once the run is set up.\n";
     return kExitOk;
@@ -539,6 +551,9 @@ int run(MPI_Comm comm, const RunArguments& args, const std::vector<Family>& fami
     config = Config::parse(options, args.config_path, args.overrides);
     family = config.choice("family");
     config.check_family(family);
+    for (const auto& f : families)
+      if (f.name == family)
+        for (const auto& [key, value] : f.defaults) config.set_default(key, value);
     config.real("time.end");
     config.integer("time.snapshots");
     config.integer("particles.count");

@@ -279,6 +279,10 @@ bool Config::given(const std::string& key) const {
   return given_.at(key);
 }
 
+void Config::set_default(const std::string& key, const std::string& value) {
+  if (!given(key)) values_[key] = value;
+}
+
 namespace {
 void check_range(const std::string& key, const std::string& token, double v, const Accept& a) {
   const bool below = a.lo_open ? !(v > a.lo) : v < a.lo;

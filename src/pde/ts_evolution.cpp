@@ -60,21 +60,27 @@ PetscErrorCode TsEvolution::monitor(TS, PetscInt, PetscReal, Vec u, void* ctx) {
   });
 }
 
+void TsEvolution::plan_interval(double target, double stable) {
+  // Equal steps across the interval, counted rather than matched by time:
+  // matching leaves a round-off sliver step (~1e-17) that ruins
+  // variable-step multistep schemes.
+  const double dt = std::min(dt_, stable);
+  const auto n = static_cast<PetscInt>(std::max(std::ceil((target - time_) / dt - 1e-9), 1.0));
+  PetscInt step = 0;
+  TF_CHECK_PETSC(TSGetStepNumber(ts_, &step));
+  interval_target_ = target;
+  interval_step_ = (target - time_) / static_cast<double>(n);
+  interval_last_step_ = step + n;
+  TF_CHECK_PETSC(TSSetTimeStep(ts_, interval_step_));
+}
+
 bool TsEvolution::plan_next() {
   while (*next_ < stops_->size()) {
     const double target = (*stops_)[*next_];
-    // Equal steps no longer than dt across the interval, counted rather
-    // than matched by time: matching leaves a round-off sliver step
-    // (~1e-17) that ruins variable-step multistep schemes. A stop within
-    // round-off of the current time (T − s computed two ways) takes none.
-    const auto n = target > time_ ? static_cast<PetscInt>(std::ceil((target - time_) / dt_ - 1e-9)) : PetscInt{0};
-    if (n > 0) {
-      PetscInt step = 0;
-      TF_CHECK_PETSC(TSGetStepNumber(ts_, &step));
-      interval_target_ = target;
-      interval_step_ = (target - time_) / static_cast<double>(n);
-      interval_last_step_ = step + n;
-      TF_CHECK_PETSC(TSSetTimeStep(ts_, interval_step_));
+    // A stop within round-off of the current time (T − s computed two
+    // ways) takes no step.
+    if (target > time_ && std::ceil((target - time_) / dt_ - 1e-9) > 0) {
+      plan_interval(target, stable_step());
       return true;
     }
     if (target > time_) {
@@ -101,6 +107,7 @@ void TsEvolution::after_step() {
     PetscReal t = 0;
     TF_CHECK_PETSC(TSGetTime(ts_, &t));
     time_ = t;
+    if (const double stable = stable_step(); std::isfinite(stable)) plan_interval(interval_target_, stable);
   }
   if ((*boundary_)(time_)) {
     stopped_ = true;

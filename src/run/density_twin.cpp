@@ -42,19 +42,22 @@ std::vector<std::int64_t> reverse_output_steps(std::int64_t snapshots, std::int6
   return k;
 }
 
-DensityTwinExperiment::DensityTwinExperiment(const Config& c, int dim, std::int64_t reverse_steps)
-    : dim_(dim),
+DensityTwinExperiment::DensityTwinExperiment(const Config& c, const Layout& layout)
+    : dim_(layout.dim),
       horizon_(c.real("time.end")),
       pde_steps_(c.integer("pde.steps")),
-      particles_(c.integer("particles.count")),
-      reverse_steps_(reverse_steps),
+      particles_(layout.units >= 0 ? layout.units : c.integer("particles.count")),
+      reverse_steps_(layout.reverse_steps),
+      points_per_unit_(layout.points_per_unit),
+      reverse_span_(layout.reverse_span > 0 ? layout.reverse_span : horizon_),
       seed_(static_cast<std::uint64_t>(c.integer("seed"))),
       pde_on_(c.boolean("pde.enabled")),
       particles_on_(c.boolean("particles.enabled")),
       times_(twinflow::snapshot_times(horizon_, c.integer("time.snapshots"))),
-      rev_steps_(twinflow::reverse_output_steps(c.integer("time.snapshots"), reverse_steps)) {
+      rev_steps_(twinflow::reverse_output_steps(c.integer("time.snapshots"), reverse_steps_)) {
   for (std::int64_t k : rev_steps_)
-    rev_times_.push_back(reverse_steps > 0 ? horizon_ * static_cast<double>(k) / static_cast<double>(reverse_steps) : 0.0);
+    rev_times_.push_back(reverse_steps_ > 0 ? reverse_span_ * static_cast<double>(k) / static_cast<double>(reverse_steps_)
+                                            : 0.0);
   if (has_grid()) {
     box_ = Box::from_config(c, dim_);
   } else if (pde_on_) {
@@ -113,12 +116,13 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_stage(const std::string& name
     SamplerStage::Plan plan;
     plan.units = particles_;
     plan.dim = dim_;
+    plan.points_per_unit = points_per_unit_;
     plan.space = grid_;
     if (reverse) {
       plan.clock = "s";
       plan.clocks = rev_times_;
       plan.steps = rev_steps_;
-      plan.step_clock = horizon_ / static_cast<double>(reverse_steps_);
+      plan.step_clock = reverse_step();
       plan.histogram_series = has_grid() ? "/reverse/histogram" : "";
     } else {
       plan.clocks = times_;
@@ -145,6 +149,7 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_pde_stage(RunSetup& setup) {
   if (reverse_on)
     for (double s : rev_times_) stops.insert(horizon_ - s);
   for (const auto& p : pubs) stops.insert(p.times.begin(), p.times.end());
+  for (double t : extra_stops()) stops.insert(t);
   auto solver = make_density_solver(grid.grid());
   if (const std::string line = describe_solver(*solver); !line.empty()) setup.progress.note(line);
   const auto fields = solver->extra_fields();
@@ -163,6 +168,7 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_pde_stage(RunSetup& setup) {
   hooks.at_stop = [=, this, &grid](std::size_t, double t, const DensitySolver& pde, StageContext& ctx) {
     std::vector<double> block;
     grid.grid().owned_values(pde.density(), block);
+    observe_stop(t, grid, block);
     bool stored = false;
     for (std::size_t j = 0; j < times_.size(); ++j) {
       if (times_[j] != t) continue;

@@ -82,6 +82,9 @@ class Config {
   std::vector<std::int64_t> integer_list(const std::string& key, std::size_t count) const;
   /// True when the user set the key (file or command line).
   bool given(const std::string& key) const;
+  /// Replaces a declared key's default (a family's own default for a
+  /// platform key); a value the user set stays.
+  void set_default(const std::string& key, const std::string& value);
 
   /// Throws UsageError for a key set for another family than `family`.
   void check_family(const std::string& family) const;

@@ -124,6 +124,8 @@ struct Family {
   std::function<std::unique_ptr<Experiment>(const Config&, MPI_Comm)> make;
   /// Whether the family computes the `sampler_law` report.
   bool has_sampler_law = false;
+  /// Platform keys whose default differs for this family (key, value).
+  std::vector<std::pair<std::string, std::string>> defaults = {};
 };
 
 }  // namespace twinflow

@@ -2,7 +2,10 @@
 // The part of a PDE solver shared by every family: a PETSc TS that
 // integrates a state Vec through a list of stop times in one TSSolve, in
 // equal steps no longer than the nominal dt between consecutive stops, with
-// counted steps and a mass monitor. A family's solver sets the TS type and
+// counted steps and a mass monitor. A solver whose stable step changes with
+// the solution (a CFL limit of a nonlinear velocity) says so through
+// stable_step(): after every step the rest of the interval is planned again
+// in equal steps no longer than it. A family's solver sets the TS type and
 // its functions in its own constructor, then calls finish_setup(). All
 // member functions are collective.
 //
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "twinflow/core/petsc_error.hpp"
@@ -92,6 +96,11 @@ class TsEvolution : public DensitySolver {
   /// Where this TS's callbacks keep their failures (for terms that set
   /// callbacks of their own on it).
   CallbackFailures& callback_failures() { return failures_; }
+  /// Collective. The longest stable step from the current state (the same
+  /// on every rank and a function of the state alone, so that a restored
+  /// solver plans the same steps); infinite when only the nominal step
+  /// limits it.
+  virtual double stable_step() { return std::numeric_limits<double>::infinity(); }
 
   TS ts_ = nullptr;
   Vec state_ = nullptr;
@@ -104,6 +113,9 @@ class TsEvolution : public DensitySolver {
   // From the current time: reaches the stops that need no step, then plans
   // the interval to the next stop. False when every stop is reached.
   bool plan_next();
+  // Plans the rest of the interval to `target` from the current time in
+  // equal steps no longer than the nominal and the stable step.
+  void plan_interval(double target, double stable);
   MPI_Comm comm_ = MPI_COMM_NULL;
   double dt_, cell_volume_, time_ = 0, mass0_ = 0, max_drift_ = 0;
   std::int64_t steps_ = 0;

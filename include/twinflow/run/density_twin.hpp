@@ -7,8 +7,10 @@
 //                    publishes fields at (/pde/density, /reverse/pde_density,
 //                    the field store);
 //           forward  the forward particles, jumping from snapshot to snapshot;
-//           reverse  the generative sampler, N steps of T/N with outputs at
-//                    the steps k_j nearest to jN/(n−1), s_j = k_j T/N;
+//           reverse  the generative sampler, N steps of S/N over a span
+//                    S (T, or T − t_min for a family whose reverse must stop
+//                    short of t = 0) with outputs at the steps k_j nearest
+//                    to jN/(n−1), s_j = k_j S/N;
 //           then the family's own stages.
 //   twins   forward  forward particles vs the PDE density at t_j (or the
 //                    closed form without the PDE), at /compare/<metric>;
@@ -47,11 +49,21 @@ class DensityTwinExperiment : public Experiment {
   int dim() const { return dim_; }
   bool has_grid() const { return dim_ <= 3; }
 
+  /// The shape of the run beyond the platform keys.
+  struct Layout {
+    int dim = 1;                     ///< the state's (kinetic: 2·grid.dim)
+    std::int64_t reverse_steps = 0;  ///< N (0: no reverse stage)
+    std::int64_t units = -1;         ///< particle units (−1: particles.count)
+    int points_per_unit = 1;         ///< points a unit carries (free: a matrix's N eigenvalues)
+    double reverse_span = -1;        ///< S, the reverse time covered (−1: T)
+  };
+
  protected:
-  /// Reads the platform keys of the layout (time, pde, particles, seed);
-  /// `dim` is the dimension of the state (kinetic: 2·grid.dim). Throws
-  /// UsageError for a PDE asked for without a grid.
-  DensityTwinExperiment(const Config& c, int dim, std::int64_t reverse_steps);
+  /// Reads the platform keys of the layout (time, pde, particles, seed).
+  /// Throws UsageError for a PDE asked for without a grid.
+  DensityTwinExperiment(const Config& c, const Layout& layout);
+  DensityTwinExperiment(const Config& c, int dim, std::int64_t reverse_steps)
+      : DensityTwinExperiment(c, Layout{dim, reverse_steps}) {}
 
   /// Forward particles at t = 0 on this rank's units.
   virtual std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble units) = 0;
@@ -68,6 +80,11 @@ class DensityTwinExperiment : public Experiment {
   virtual std::vector<Publication> publications() const { return {}; }
   /// A line about the PDE solver as set up (printed once), or "".
   virtual std::string describe_solver(const DensitySolver& /*pde*/) const { return {}; }
+  /// More times the PDE stops at (beyond snapshots, reverse outputs and
+  /// publications), and the density at every stop (collective), e.g. for
+  /// time derivatives of a diagnostic by differences.
+  virtual std::vector<double> extra_stops() const { return {}; }
+  virtual void observe_stop(double /*t*/, const GridSpace& /*grid*/, const std::vector<double>& /*density*/) {}
   /// Sees the PDE density at snapshot j (collective).
   virtual void observe_snapshot(std::size_t /*j*/, double /*t*/, const GridSpace& /*grid*/,
                                 const std::vector<double>& /*density*/) {}
@@ -90,7 +107,12 @@ class DensityTwinExperiment : public Experiment {
 
   double horizon() const { return horizon_; }
   std::uint64_t seed() const { return seed_; }
+  /// Particle units, and the points each carries.
   std::int64_t particle_count() const { return particles_; }
+  int points_per_unit() const { return points_per_unit_; }
+  /// The reverse span S and its step S / N.
+  double reverse_span() const { return reverse_span_; }
+  double reverse_step() const { return reverse_span_ / static_cast<double>(reverse_steps_); }
   bool pde_on() const { return pde_on_; }
   bool particles_on() const { return particles_on_; }
   /// Snapshot times t_j and reverse outputs (steps k_j, times s_j).
@@ -110,6 +132,8 @@ class DensityTwinExperiment : public Experiment {
   int dim_;
   double horizon_;
   std::int64_t pde_steps_, particles_, reverse_steps_;
+  int points_per_unit_;
+  double reverse_span_;
   std::uint64_t seed_;
   bool pde_on_, particles_on_;
   std::vector<double> times_, rev_times_;

@@ -55,6 +55,7 @@ class SamplerStage : public Stage {
     double step_clock = 0;
     std::int64_t units = 0;           ///< units in all (particles.count)
     int dim = 1;                      ///< coordinates per point
+    int points_per_unit = 1;          ///< points per unit
     const CellSpace* space = nullptr;  ///< histograms are made on it (null: none)
     std::string histogram_series;     ///< written as this output series ("": not written)
   };
