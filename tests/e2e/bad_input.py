@@ -34,8 +34,12 @@ from e2e_common import run_bounded  # noqa: E402
 # Options added to every case whose own arguments do not set the key: they
 # keep a run short should a bad input wrongly be accepted (the step count of
 # the case's family only: another family's keys are refused).
-SMALL_RUN = ["--quiet", "--particles.count=2000", "--pde.steps=20", "--grid.cells=64"]
-FAMILY_STEPS = {"ou": "--ou.steps=10", "kac": "--kac.steps=10", "kinetic": "--kinetic.steps=10"}
+SMALL_RUN = ["--quiet", "--pde.steps=20", "--grid.cells=64"]
+FAMILY_SMALL = {"ou": ["--particles.count=2000", "--ou.steps=10"],
+                "kac": ["--particles.count=2000", "--kac.steps=10"],
+                "kinetic": ["--particles.count=2000", "--kinetic.steps=10"],
+                # free's units are matrices: particles.count is refused there.
+                "free": ["--free.matrices=4", "--free.matrix_size=4", "--free.steps=5", "--free.jko_points=8"]}
 CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fault", "core dumped",
                  "MPI_ABORT was invoked", "exited on signal", "Aborted"]
 
@@ -59,7 +63,7 @@ def interrupt(mpiexec, binary, nranks, out_path, cwd, timeout):
     """Runs the case's output until its first step boundary: a wall-time
     limit of ~0 makes it write checkpoint 1 and exit 75. Returns a problem or None."""
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", "--output=" + out_path,
-           "--checkpoint.walltime=1e-9"] + SMALL_RUN + [FAMILY_STEPS["ou"]]
+           "--checkpoint.walltime=1e-9"] + SMALL_RUN + FAMILY_SMALL["ou"]
     rc, out, err, secs = run_bounded(cmd, cwd, timeout)
     return None if rc == 75 else f"setup: the interrupted run exited {rc}, expected 75: {err}"
 
@@ -188,6 +192,22 @@ def make_cases(scratch):
         C("sampler-law-odd-cells", ["--grid.cells=255", "--sampler_law=true"], "grid.cells"),
         C("sampler-law-point-mass", ["--ou.target=0.5:-1:0;0.5:1:0.25", "--sampler_law=true"], "ou.target"),
         C("sampler-law-not-boolean", ["--sampler_law=maybe"], "sampler_law"),
+        # The free family.
+        C("free-unknown-beta", ["--family=free", "--free.beta=4"], "free.beta"),
+        C("free-matrix-of-one", ["--family=free", "--free.matrix_size=1"], "free.matrix_size"),
+        C("free-zero-theta", ["--family=free", "--free.theta=0"], "free.theta"),
+        C("free-negative-sigma", ["--family=free", "--free.sigma=-1"], "free.sigma"),
+        C("free-weights", ["--family=free", "--free.data=0.5:-1:0;0.2:1:0"], "free.data"),
+        C("free-negative-variance", ["--family=free", "--free.data=1:0:-1"], "free.data"),
+        C("free-grid-short-of-support", ["--family=free", "--grid.lower=-2"], "grid.lower"),
+        C("free-grid-short-of-support-above", ["--family=free", "--free.data=1:0:3", "--grid.lower=-5", "--grid.upper=3"],
+          "grid.upper"),
+        C("free-two-dimensional", ["--family=free", "--grid.dim=2"], "grid.dim"),
+        C("free-particles-count", ["--family=free", "--particles.count=10"], "particles.count"),
+        C("free-t-min-beyond-horizon", ["--family=free", "--free.t_min=3"], "free.t_min"),
+        C("free-reverse-without-pde", ["--family=free", "--pde.enabled=false"], "pde.enabled"),
+        C("free-unknown-sampler", ["--family=free", "--free.sampler=langevin"], "free.sampler"),
+        C("free-jko-zero-tau", ["--family=free", "--free.jko_tau=0"], "free.jko_tau"),
         # Choices and combinations.
         C("unknown-family", ["--family=nope"], "family"),
         C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),
@@ -276,7 +296,7 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
         kept = {p: open(p, "rb").read() for p in checkpoint_files(out_path) if os.path.exists(p)}
     if case.small:
         family = next((a.split("=", 1)[1] for a in args if a.startswith("--family=")), "ou")
-        small = SMALL_RUN + ([FAMILY_STEPS[family]] if family in FAMILY_STEPS else [])
+        small = SMALL_RUN + FAMILY_SMALL.get(family, [])
         args += [o for o in small if not key_given(args, o[2:].split("=")[0])]
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, case.command] + args
     rc, out, err, secs = run_bounded(cmd, cwd, timeout)

@@ -28,7 +28,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, fresh_output, mpiexec, need_h5py, report, run_bounded  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_twinflow  # noqa: E402
 
 h5py, np = need_h5py("check_score_twins")
 
@@ -39,13 +39,8 @@ check = Checks()
 
 
 def run(binary, nranks, scratch, name, args):
-    path = fresh_output(scratch, f"{name}-{nranks}")
-    cmd = [mpiexec(), "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}", "--quiet=true",
-           f"--particles.count={PARTICLES}"] + args
-    code, out, err, secs = run_bounded(cmd, scratch, TIMEOUT)
-    if not check(code == 0, f"{name}: exit {code} after {secs:.0f}s: {err.strip()[-400:]}"):
-        return None, out
-    return path, out
+    return run_twinflow(check, binary, nranks, scratch, name,
+                        ["--quiet=true", f"--particles.count={PARTICLES}"] + args, TIMEOUT)
 
 
 def check_sampler_law(name, f, gaussian, scheme):

@@ -71,6 +71,19 @@ class Checks:
         return bool(condition)
 
 
+def run_twinflow(check, binary, nranks, scratch, name, args, timeout):
+    """Runs `twinflow run` on nranks ranks with a fresh --output under
+    scratch (named after the case and the rank count) and the given
+    arguments; a failed run is recorded with check. Returns (path or None,
+    stdout)."""
+    path = fresh_output(scratch, f"{name}-{nranks}")
+    cmd = [mpiexec(), "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={path}"] + args
+    code, out, err, secs = run_bounded(cmd, scratch, timeout)
+    if not check(code == 0, f"{name}: exit {code} after {secs:.0f}s: {err.strip()[-400:]}"):
+        return None, out
+    return path, out
+
+
 def report(name, failures):
     """Prints the outcome; returns the exit code."""
     if failures:

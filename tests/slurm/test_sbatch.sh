@@ -38,8 +38,10 @@ unset TWINFLOW_OUTDIR
 status=0
 wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
 # In the background and then `wait`, so that SIGINT/SIGTERM reach the trap at once.
-# A short run: fewer particles, and for kac fewer flow steps.
+# A short run: fewer particles, and for kac fewer flow steps; free's units
+# are matrices.
 case $family in
+  free) run_args=(--free.matrices=40 --free.steps=20 --free.jko_points=20 --quiet) ;;
   kac) run_args=(--particles.count=20000 --kac.steps=20 --quiet) ;;
   kinetic) run_args=(--time.end=0.5 --grid.cells=64 --particles.count=20000 --sampler_law=true --quiet) ;;
   *) run_args=(--time.end=0.5 --particles.count=20000 --quiet) ;;

@@ -28,7 +28,7 @@ import sys
 
 # The shared e2e helpers, from the repository's tests/e2e.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "e2e"))
-from e2e_common import Checks, fresh_output, mpiexec, need_h5py, report, run_bounded  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_twinflow  # noqa: E402
 
 h5py, np = need_h5py("check_kac")
 
@@ -43,13 +43,7 @@ def second_moment(t):
 
 
 def run(binary, nranks, scratch, name, args):
-    path = fresh_output(scratch, f"{name}-{nranks}")
-    cmd = [mpiexec(), "--oversubscribe", "-n", str(nranks), binary, "run", "--family=kac",
-           f"--output={path}", "--quiet=true"] + args
-    code, out, err, secs = run_bounded(cmd, scratch, TIMEOUT)
-    if not check(code == 0, f"{name}: exit {code} after {secs:.0f}s: {err.strip()[-400:]}"):
-        return None, out
-    return path, out
+    return run_twinflow(check, binary, nranks, scratch, name, ["--family=kac", "--quiet=true"] + args, TIMEOUT)
 
 
 def check_common(name, path, out, dim, moment_tolerance=0.15):
