@@ -133,7 +133,7 @@ PetscErrorCode FlowSampler::post_step(TS ts) {
 }
 
 void FlowSampler::checkpoint(CheckpointArchive& a) {
-  a.particles("x", ens_, ens_.x, ens_.dim);
+  a.particles("x", ens_, ens_.x, ens_.dim * ens_.points_per_unit);
   checkpoint_ts_clock(a, ts_);
 }
 

@@ -164,8 +164,10 @@ class JkoStage : public Stage {
     a.value("next_output", next);
     next_ = static_cast<std::size_t>(next);
     double t = jko_->time();
+    std::int64_t iterations = jko_->newton_iterations();
     a.value("time", t);
-    jko_->set_time(t);
+    a.value("newton_iterations", iterations);
+    jko_->restore(t, iterations);
     a.replicated("points", jko_->points());
     a.replicated("history", history_);
     a.replicated("w1_pde", w1_pde_);

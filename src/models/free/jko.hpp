@@ -32,7 +32,8 @@ class JkoScheme {
   const std::vector<double>& points() const { return x_; }
   std::vector<double>& points() { return x_; }
   double time() const { return time_; }
-  void set_time(double t) { time_ = t; }
+  /// Restores the clock and the iteration count (the points are points()).
+  void restore(double t, std::int64_t newton_iterations) { time_ = t, iterations_ = newton_iterations; }
   /// Newton iterations over all steps so far.
   std::int64_t newton_iterations() const { return iterations_; }
   /// F of the points, (1/M) Σ θx²/2 − (σ²/(2M²)) Σ_{i≠j} log|x_i − x_j|.

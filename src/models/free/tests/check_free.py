@@ -18,7 +18,11 @@ Runs the free twin on NRANKS MPI ranks twice and checks with h5py and numpy:
            generated points against the PDE at t_min and near the atoms.
 
 At NRANKS > 1 the default run is repeated on one rank: the PDE density and
-the eigenvalue histograms must be bit-identical.
+the eigenvalue histograms must be bit-identical. A small run is then stopped
+by checkpoint.walltime at every step boundary it reaches in 0.3 s, and
+resumed on another rank count until it finishes: its PDE, J, histograms and
+JKO points must be bit-identical to the uninterrupted run's, every other
+dataset equal to round-off (reductions follow the rank count).
 
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
@@ -27,7 +31,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "e2e"))
-from e2e_common import Checks, need_h5py, report, run_twinflow  # noqa: E402
+from e2e_common import Checks, mpiexec, need_h5py, report, run_bounded, run_twinflow  # noqa: E402
 
 h5py, np = need_h5py("check_free")
 
@@ -112,6 +116,42 @@ def check_sde(path, out):
     check("the reverse free SDE at matrix level" in out, "sde: the reverse table")
 
 
+BIT_IDENTICAL = ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points")
+
+
+def check_restart_cycle(binary, nranks, scratch):
+    small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20"]
+    ref, _ = run(binary, nranks, scratch, "restart-reference", small)
+    path = os.path.join(scratch, f"restart-cycle-{nranks}.h5")
+    other = 1 + nranks % 3
+    segments = 0
+    for segment in range(80):
+        ranks = nranks if segment == 0 else other
+        cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", "--family=free", "--quiet=true",
+               f"--output={path}", "--checkpoint.walltime=0.3"] + small + ([] if segment == 0 else ["--restart=latest"])
+        if segment == 0:
+            cmd.append("--overwrite=true")
+        code, _, err, _ = run_bounded(cmd, scratch, TIMEOUT)
+        segments += 1
+        if code == 0:
+            break
+        if not check(code == 75, f"restart: segment {segment} exit {code}: {err.strip()[-300:]}"):
+            return
+    check(segments > 2, f"restart: only {segments} segment(s): the cycle did not interrupt the run")
+    if not ref or not check(os.path.exists(path), f"restart: no output after {segments} segments"):
+        return
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
+                return
+            x, y = obj[...], b[name][...]
+            if "/" + name in BIT_IDENTICAL:
+                check(np.array_equal(x, y, equal_nan=True), f"restart: /{name} not bit-identical")
+            else:
+                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"restart: /{name} differs")
+        a.visititems(visit)
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -137,6 +177,7 @@ def main():
             with h5py.File(path, "r") as a, h5py.File(one, "r") as b:
                 for name in ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points"):
                     check(np.array_equal(a[name][...], b[name][...]), f"{name} differs between {nranks} ranks and 1")
+    check_restart_cycle(binary, nranks, scratch)
     return report("check_free", check.failures)
 
 
