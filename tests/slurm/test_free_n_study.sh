@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# End-to-end test of the matrix-size study of the free family
+# (jobs/free-n-study.sh submit) on a throwaway single-node Slurm
+# (jobs/local-slurm.sh): three sizes N = 20, 40, 80 with about 8000
+# eigenvalues each become a job array plus a collector job with afterok; the
+# test waits for the collector and checks with h5py:
+#   * one task-NNN.h5 per size with slurm_array_task_id = NNN and, in its
+#     resolved configuration, the size, ceil(8000 / N) matrices, the study's
+#     beta = 1 and the command-line arguments (--time.snapshots=3
+#     --grid.cells=300);
+#   * free-n-study.csv with one row per size, W1 smaller at the largest N than
+#     at the smallest, a fitted rate p > 0 in free-n-rate.txt and in the
+#     collector's log, and free_n_w1.png a PNG file.
+# Before that, `jobs/free-n-study.sh check` with a bad entry in
+# TWINFLOW_FREE_N must exit 2 with one line on stderr.
+#
+#   tests/slurm/test_free_n_study.sh TWINFLOW_BINARY SCRATCH_DIR
+#
+# Needs root, slurm-wlm, munge, and a Python with h5py, numpy and matplotlib;
+# exits 77 (skipped) when one of them is missing. SCRATCH_DIR gets the Slurm
+# state and the study (SCRATCH_DIR/study); whatever an aborted earlier run
+# left there is stopped and removed first. TWINFLOW_TEST_TIMEOUT (default 300)
+# bounds the wait for the jobs, in seconds.
+
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
+  exit 2
+fi
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=SCRIPTDIR/slurm-test-lib.sh
+source "$here/slurm-test-lib.sh"
+# shellcheck source=SCRIPTDIR/../../jobs/job-lib.sh
+source "$repo/jobs/job-lib.sh"
+
+slurm_test_prerequisites "$1" "$2"
+command -v scontrol >/dev/null 2>&1 || skip "scontrol not found (Debian package slurm-client)"
+twinflow_python test_free_n_study >/dev/null 2>&1 ||
+  skip "no Python with h5py, numpy and matplotlib (Debian packages python3-h5py python3-matplotlib)"
+
+launcher=$repo/jobs/free-n-study.sh
+study=$scratch/study
+rm -rf -- "$study"
+mkdir -p "$study"
+export TWINFLOW=$binary
+unset TWINFLOW_OUTDIR TWINFLOW_FREE_N TWINFLOW_FREE_POINTS
+
+# --- a bad size is rejected before anything runs ----------------------------------
+status=0
+TWINFLOW_FREE_N="20 x" bash "$launcher" check >"$study/check.out" 2>"$study/check.err" || status=$?
+((status == 2)) || fail "free-n-study.sh check with TWINFLOW_FREE_N='20 x': exit status $status, expected 2"
+lines=$(wc -l <"$study/check.err")
+if ((lines != 1)); then
+  cat "$study/check.err" >&2
+  fail "free-n-study.sh check with TWINFLOW_FREE_N='20 x': $lines lines on stderr, expected 1"
+fi
+grep -q "'x'" "$study/check.err" || fail "free-n-study.sh check does not name the bad entry: $(cat "$study/check.err")"
+[[ ! -s $study/check.out ]] || fail "free-n-study.sh check with a bad size printed on stdout: $(cat "$study/check.out")"
+
+slurm_test_start
+
+# --- submit -------------------------------------------------------------------
+export TWINFLOW_FREE_N="20 40 80" TWINFLOW_FREE_POINTS=8000
+status=0
+(cd "$study" && exec bash "$launcher" submit --time.snapshots=3 --grid.cells=300) \
+  >"$study/submit.out" 2>"$study/submit.err" || status=$?
+cat "$study/submit.out"
+array=$(sed -n 's/^free-n-study: array job \([0-9]*\) .*/\1/p' "$study/submit.out")
+collector=$(sed -n 's/^free-n-study: collector job \([0-9]*\) .*/\1/p' "$study/submit.out")
+outdir=$(sed -n 's/^free-n-study: output in //p' "$study/submit.out")
+
+show() {
+  local f
+  echo "----- submit stderr -----" >&2
+  cat "$study/submit.err" >&2 || true
+  for f in "$outdir"/task-*.log "$outdir"/collect.log; do
+    [[ -f $f ]] || continue
+    echo "----- $f -----" >&2
+    cat "$f" >&2
+  done
+  echo "----- jobs -----" >&2
+  for f in $array $collector; do
+    scontrol show job -o "$f" >&2 || true
+  done
+  echo "----- tail $state/log/slurmd.log -----" >&2
+  tail -n 20 "$state/log/slurmd.log" >&2 || true
+}
+
+((status == 0)) || { show; fail "free-n-study.sh submit exit status $status"; }
+[[ $array =~ ^[0-9]+$ && $collector =~ ^[0-9]+$ && -d $outdir ]] ||
+  { show; fail "free-n-study.sh submit printed no array job id, collector job id or output directory"; }
+[[ $outdir == "$study"/free-n-study-* ]] || fail "output directory $outdir is not a new free-n-study-<time> in $study"
+
+# --- wait for the collector -----------------------------------------------------
+# The collector ends (COMPLETED, FAILED, ...), or stays pending for ever with
+# reason DependencyNeverSatisfied when a task of the array failed.
+job_field() { # jobid field
+  scontrol show job -o "$1" 2>/dev/null | head -n 1 | grep -o "\b$2=[^ ]*" | cut -d= -f2 || true
+}
+wait_limit=${TWINFLOW_TEST_TIMEOUT:-300}
+deadline=$((SECONDS + wait_limit))
+while :; do
+  job_state=$(job_field "$collector" JobState)
+  reason=$(job_field "$collector" Reason)
+  case $job_state in
+    PENDING | RUNNING | COMPLETING | CONFIGURING | SUSPENDED | REQUEUE*)
+      [[ $reason == DependencyNeverSatisfied ]] && { show; fail "a task of array job $array failed (logs above)"; }
+      ;;
+    *) break ;;
+  esac
+  ((SECONDS < deadline)) || { show; fail "collector job $collector not done after $wait_limit s (state $job_state)"; }
+  sleep 2
+done
+echo "collector job $collector $job_state $((SECONDS - t0)) s after the start of the local Slurm"
+[[ $job_state == COMPLETED ]] || { show; fail "collector job $collector ended $job_state"; }
+
+# --- check the output -----------------------------------------------------------
+if ! "$python" - "$outdir" "$TWINFLOW_FREE_N" "$TWINFLOW_FREE_POINTS" <<'EOF'; then
+import configparser
+import csv
+import os
+import re
+import sys
+
+import h5py
+
+outdir, sizes, points = sys.argv[1], [int(n) for n in sys.argv[2].split()], int(sys.argv[3])
+errors = []
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+for i, n in enumerate(sizes):
+    path = os.path.join(outdir, f"task-{i:03d}.h5")
+    if not os.path.isfile(path):
+        errors.append(f"{path} missing")
+        continue
+    with h5py.File(path, "r") as f:
+        task = text(f.attrs.get("slurm_array_task_id", "")).strip()
+        if task != str(i):
+            errors.append(f"{path}: slurm_array_task_id = {task!r}, expected {i}")
+        config = configparser.ConfigParser(interpolation=None)
+        config.read_string(text(f.attrs.get("config", "")))
+        wanted = {("free", "matrix_size"): str(n), ("free", "matrices"): str(-(-points // n)),
+                  ("free", "beta"): "1", ("free", "steps"): "0", ("time", "snapshots"): "3",
+                  ("grid", "cells"): "300"}
+        for (section, key), value in wanted.items():
+            got = config.get(section, key, fallback=None)
+            if got != value:
+                errors.append(f"{path}: [{section}] {key} = {got}, expected {value}")
+
+for name in ("free-n-study.csv", "free-n-rate.txt", "free_n_w1.png", "collect.log"):
+    if not os.path.isfile(os.path.join(outdir, name)):
+        errors.append(f"{name} missing")
+if errors:
+    for e in errors:
+        print(f"{outdir}: {e}", file=sys.stderr)
+    sys.exit(1)
+
+with open(os.path.join(outdir, "free-n-study.csv"), newline="") as f:
+    rows = list(csv.DictReader(f))
+got = [int(r["N"]) for r in rows]
+if got != sorted(sizes):
+    errors.append(f"free-n-study.csv has the sizes {got}, expected one row for each of {sorted(sizes)}")
+elif not float(rows[-1]["w1"]) < float(rows[0]["w1"]):
+    errors.append(f"W1 does not decrease: {rows[0]['w1']} at N = {got[0]}, {rows[-1]['w1']} at N = {got[-1]}")
+
+rate = re.compile(r"^fitted rate p = (\S+) ", re.M)
+for name in ("free-n-rate.txt", "collect.log"):
+    with open(os.path.join(outdir, name)) as f:
+        m = rate.search(f.read())
+    if not m:
+        errors.append(f"{name} has no line 'fitted rate p = ...'")
+    elif not float(m.group(1)) > 0:
+        errors.append(f"{name}: fitted rate p = {m.group(1)}, expected > 0")
+
+with open(os.path.join(outdir, "free_n_w1.png"), "rb") as f:
+    if f.read(8) != b"\x89PNG\r\n\x1a\n":
+        errors.append("free_n_w1.png is not a PNG file")
+
+for e in errors:
+    print(f"{outdir}: {e}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+EOF
+  show
+  fail "output check failed for $outdir"
+fi
+grep -E '^fitted rate p = ' "$outdir/collect.log"
+echo "PASS: array job $array (N = ${TWINFLOW_FREE_N// /, }) and collector job $collector wrote $outdir in $((SECONDS - t0)) s"
