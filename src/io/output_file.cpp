@@ -38,6 +38,10 @@ OutputFile::OutputFile(MPI_Comm comm, std::string path, bool overwrite)
       throw UsageError("output", "directory '" + dir.string() + "' does not exist");
     if (access(dir.c_str(), W_OK) != 0)
       throw UsageError("output", "directory '" + dir.string() + "' is not writable");
+    // The run being replaced goes now, not at the commit: an interrupted
+    // replacement must resume (--restart=latest), not find a finished run.
+    if (overwrite && fs::exists(path_) && !fs::remove(path_, ec))
+      throw RuntimeFailure("cannot remove '" + path_ + "' to overwrite it: " + ec.message());
   });
   const hid_t fapl = h5::parallel_access(comm_);
   file_ = H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

@@ -25,7 +25,8 @@ namespace twinflow {
 class OutputFile {
  public:
   /// Throws UsageError('output') when the file exists and overwrite is
-  /// false, or when the directory is not writable.
+  /// false, or when the directory is not writable. With overwrite, an
+  /// existing file is removed here, as the new run starts writing.
   OutputFile(MPI_Comm comm, std::string path, bool overwrite);
   /// Reopens "<path>.partial" of an interrupted run to continue it. Throws
   /// UsageError('restart') when it is missing or not readable HDF5.
