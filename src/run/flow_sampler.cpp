@@ -50,9 +50,10 @@ std::vector<double> stage_fractions(const std::string& rk_type) {
 
 std::vector<double> flow_stage_times(double horizon, double span, std::int64_t steps, const std::string& rk_type) {
   const double h = span / static_cast<double>(steps);
+  const std::vector<double> stages = stage_fractions(rk_type);
   std::vector<double> times;
   for (std::int64_t k = 0; k < steps; ++k)
-    for (double ci : stage_fractions(rk_type))
+    for (double ci : stages)
       times.push_back(std::max(horizon - (static_cast<double>(k) + ci) * h, 0.0));
   return times;
 }
@@ -123,7 +124,7 @@ PetscErrorCode FlowSampler::post_step(TS ts) {
   PetscCall(TSGetTime(ts, &s));
   const double t_before = std::max(self->horizon_ - self->s_before_, 0.0), t = std::max(self->horizon_ - s, 0.0);
   PetscCall(self->failures_.guarded(
-      [&] { self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.count); },
+      [&] { self->velocity_->after_step(t_before, self->before_.data(), t, self->ens_.x.data(), self->ens_.points()); },
       true));
   // after_step may move points, so a first-same-as-last scheme (dp5) must
   // not reuse the last stage's slope; restarting also makes every step

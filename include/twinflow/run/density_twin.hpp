@@ -107,9 +107,8 @@ class DensityTwinExperiment : public Experiment {
 
   double horizon() const { return horizon_; }
   std::uint64_t seed() const { return seed_; }
-  /// Particle units, and the points each carries.
+  /// Particle units (each carries Layout::points_per_unit points).
   std::int64_t particle_count() const { return particles_; }
-  int points_per_unit() const { return points_per_unit_; }
   /// The reverse span S and its step S / N.
   double reverse_span() const { return reverse_span_; }
   double reverse_step() const { return reverse_span_ / static_cast<double>(reverse_steps_); }

@@ -47,7 +47,7 @@ void declare(OptionSet& o) {
   o.add("free.beta", "2", "matrix symmetry class: 1 real symmetric (GOE noise), 2 Hermitian (GUE noise)",
         Accept::choice({"1", "2"}));
   o.add("free.matrix_size", "100", "N, the size of each random matrix (its N eigenvalues are one unit)",
-        Accept::integer(2, 1e5));
+        Accept::integer(2, 4096));
   o.add("free.matrices", "200", "matrices in the ensemble (the particle units)", Accept::integer(1, 1e9));
   o.add("free.sampler", "matrix-ou", "forward matrices: matrix-ou (exact in law between outputs) or dyson (the "
         "Dyson SDE of the eigenvalues, free.dyson_steps per output interval)", Accept::choice({"matrix-ou", "dyson"}));
@@ -63,7 +63,8 @@ void declare(OptionSet& o) {
         Accept::boolean());
   o.add("free.jko_tau", "0.01", "JKO step τ (steps are equal within each snapshot interval, at most τ)",
         Accept::positive_real());
-  o.add("free.jko_points", "100", "M, the ordered points (quantiles) of the JKO scheme", Accept::integer(2, 1e5));
+  o.add("free.jko_points", "100", "M, the ordered points (quantiles) of the JKO scheme (its Hessian is dense)",
+        Accept::integer(2, 4096));
 }
 
 DensityTwinExperiment::Layout layout_of(const Config& c) {
@@ -115,8 +116,11 @@ SpectralDiagnostics diagnose(const std::vector<double>& rho, const Box& box, con
   return d;
 }
 
-/// W1 between M ordered points of mass 1/M and a piecewise-constant density
-/// on the box, as ∫|Q_points − Q_ρ| du by the midpoint rule at u = (i+½)/M.
+/// The JKO points against a piecewise-constant density on the box: the mean
+/// over i of |x_i − Q_ρ((i+½)/M)|, the quantile functions compared at the
+/// points' own levels. (W1 between the M atoms and ρ, as w1_to_cdf gives
+/// it, would add the O(1/M) of resolving ρ by M atoms; this compares the
+/// scheme's trajectory alone.)
 double quantile_w1(const std::vector<double>& points, const std::vector<double>& rho, const Box& box) {
   const double h = box.spacing(0);
   std::vector<double> cdf(rho.size() + 1, 0.0);
@@ -253,8 +257,8 @@ class FreeExperiment : public DensityTwinExperiment {
     for (auto* v : {&m2_pde_, &m4_pde_, &chi_pde_, &phi_pde_, &phi_j_pde_, &sigma_star_pde_, &phi_star_pde_,
                     &cramer_rao_pde_, &sigma_before_, &sigma_after_, &m2_part_, &m2_part_se_, &m4_part_, &dyson_refined_,
                     &dyson_relabelled_})
-      v->assign(n, NAN);
-    atom_mass_reverse_.assign(atoms().size(), NAN);
+      v->assign(n, kNaN);
+    atom_mass_reverse_.assign(atoms().size(), kNaN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& g) override {
@@ -268,9 +272,9 @@ class FreeExperiment : public DensityTwinExperiment {
     char line[220];
     std::snprintf(line, sizeof line,
                   "[pde      ] free Fokker–Planck: MUSCL (MC limiter), SSP RK3 with 4 stages, Courant %.2f; πHρ by "
-                  "zero-padded FFT (M = %lld, padded %lld)",
+                  "zero-padded FFT (M = %lld, padded to %lld)",
                   FreeFokkerPlanck::kCourant, static_cast<long long>(fp.transforms().cells()),
-                  static_cast<long long>(2 * fp.transforms().cells()));
+                  static_cast<long long>(fp.transforms().padded()));
     return line;
   }
 
@@ -363,7 +367,7 @@ class FreeExperiment : public DensityTwinExperiment {
 
   std::string report(OutputFile& out) override {
     const auto& t = snapshot_times();
-    std::vector<double> m2_exact, m4_exact, m2_finite_n, lhs(t.size(), NAN), rhs(t.size(), NAN), residual(t.size(), NAN);
+    std::vector<double> m2_exact, m4_exact, m2_finite_n, lhs(t.size(), kNaN), rhs(t.size(), kNaN), residual(t.size(), kNaN);
     const double sigma2 = law_.sigma() * law_.sigma();
     const std::vector<double> q = data_quantiles(law_.data(), n_);
     double m2_h0 = 0;
@@ -395,12 +399,14 @@ class FreeExperiment : public DensityTwinExperiment {
     out.attribute(d + "m2_particles", "matrix_size", static_cast<std::int64_t>(n_));
     out.attribute(d + "m2_particles", "beta", static_cast<std::int64_t>(beta_));
     std::vector<double> centres, weights, exact_near;
-    for (const auto& a : atoms()) {
-      centres.push_back(a.centre);
-      weights.push_back(a.weight);
-      exact_near.push_back(exact_window_mass(law_.a(t_min_) * a.centre));
-    }
-    if (!centres.empty() && particles_on() && steps_ > 0) {
+    const bool atoms_back = !atoms().empty() && particles_on() && steps_ > 0;
+    if (atoms_back) {
+      for (const auto& a : atoms()) {
+        centres.push_back(a.centre);
+        weights.push_back(a.weight);
+      }
+      exact_near = exact_window_masses();
+
       out.write_vector(d + "atoms/centre", centres);
       out.write_vector(d + "atoms/weight", weights);
       out.write_vector(d + "atoms/mass_exact_at_t_min", exact_near);
@@ -427,7 +433,7 @@ class FreeExperiment : public DensityTwinExperiment {
                     cramer_rao_pde_[j]);
       os << line;
     }
-    if (!centres.empty() && particles_on() && steps_ > 0) {
+    if (atoms_back) {
       std::snprintf(line, sizeof line,
                     "\nAtoms come back: mass of the generated points within %.3f of each atom's place at t_min = %g\n",
                     atom_window(), t_min_);
@@ -575,17 +581,20 @@ class FreeExperiment : public DensityTwinExperiment {
   double atom_window() const { return 2 * std::sqrt(law_.v(t_min_)) + 2 * grid_spacing(); }
   double grid_spacing() const { return grid() ? grid()->box().spacing(0) : 0.0; }
 
-  // Collective. The exact law's mass at t_min within the window around x.
-  double exact_window_mass(double x) const {
+  // Collective. The exact law's mass at t_min within the window around each
+  // atom's place a_{t_min} c.
+  std::vector<double> exact_window_masses() const {
     std::vector<double> owned;
     law_.cell_averages(t_min_, grid()->grid(), owned);
     const Box& box = grid()->box();
-    double mass = 0;
-    for (std::size_t i = 0; i < owned.size(); ++i) {
-      const double c = box.centre(0, grid()->grid().owned().start[0] + static_cast<std::int64_t>(i));
-      if (std::abs(c - x) <= atom_window()) mass += owned[i] * box.spacing(0);
-    }
-    sum_over_ranks(comm_, &mass, 1);
+    const auto a = atoms();
+    std::vector<double> mass(a.size(), 0.0);
+    for (std::size_t k = 0; k < a.size(); ++k)
+      for (std::size_t i = 0; i < owned.size(); ++i) {
+        const double c = box.centre(0, grid()->grid().owned().start[0] + static_cast<std::int64_t>(i));
+        if (std::abs(c - law_.a(t_min_) * a[k].centre) <= atom_window()) mass[k] += owned[i] * box.spacing(0);
+      }
+    sum_over_ranks(comm_, mass.data(), static_cast<int>(mass.size()));
     return mass;
   }
 
@@ -612,7 +621,7 @@ class FreeExperiment : public DensityTwinExperiment {
 
 Family family() {
   return {"free",
-          "free-probability diffusion: free Fokker–Planck, random matrices, the free score, JKO",
+          "free-probability diffusion: free Fokker–Planck, random matrices, the free score, JKO (README, \"The free family\")",
           declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<FreeExperiment>(c, comm); },
           false,

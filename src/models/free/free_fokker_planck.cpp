@@ -4,17 +4,9 @@
 #include <cmath>
 
 #include "twinflow/core/error.hpp"
+#include "twinflow/pde/finite_volume.hpp"
 
 namespace twinflow::free {
-namespace {
-
-double minmod3(double a, double b, double c) {
-  if (a > 0 && b > 0 && c > 0) return std::min({a, b, c});
-  if (a < 0 && b < 0 && c < 0) return std::max({a, b, c});
-  return 0;
-}
-
-}  // namespace
 
 FreeFokkerPlanck::FreeFokkerPlanck(const Grid& grid, double theta, double sigma, const std::vector<double>& initial,
                                    double dt)
@@ -72,17 +64,11 @@ void FreeFokkerPlanck::divergence(const std::vector<double>& rho, double* f) con
   const auto m = static_cast<std::int64_t>(rho.size());
   const double h = grid_.box().spacing(0);
   const auto at = [&](std::int64_t i) { return i >= 0 && i < m ? rho[i] : 0.0; };
-  // MC-limited slope of cell i.
-  const auto slope = [&](std::int64_t i) {
-    const double l = at(i) - at(i - 1), r = at(i + 1) - at(i);
-    return minmod3(2 * l, 0.5 * (l + r), 2 * r);
-  };
-  // Upwind flux through the face between cells i and i + 1 (none through
-  // the box's ends).
+  // Upwind MUSCL flux through the face between cells i and i + 1 (none
+  // through the box's ends).
   const auto flux = [&](std::int64_t i) {
     if (i < 0 || i >= m - 1) return 0.0;
-    const double v = 0.5 * (v_[i] + v_[i + 1]);
-    return v >= 0 ? v * (at(i) + 0.5 * slope(i)) : v * (at(i + 1) - 0.5 * slope(i + 1));
+    return muscl_flux(0.5 * (v_[i] + v_[i + 1]), [&](int o) { return at(i + o); });
   };
   const OwnedBlock& o = grid_.owned();
   double left = flux(o.start[0] - 1);

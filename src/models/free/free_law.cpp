@@ -83,10 +83,6 @@ std::pair<double, double> SpectralMixture::support() const {
   return {lo, hi};
 }
 
-bool SpectralMixture::has_atoms() const {
-  return std::any_of(components_.begin(), components_.end(), [](const auto& c) { return c.atom(); });
-}
-
 double FreeOu::a(double t) const { return std::exp(-theta_ * t); }
 
 double FreeOu::v(double t) const { return sigma_ * sigma_ * -std::expm1(-2 * theta_ * t) / (2 * theta_); }

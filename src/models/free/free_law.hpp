@@ -39,7 +39,6 @@ class SpectralMixture {
   double quantile(double u) const;
   /// [min, max] of the support.
   std::pair<double, double> support() const;
-  bool has_atoms() const;
 
  private:
   std::vector<SpectralComponent> components_;

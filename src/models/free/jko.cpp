@@ -164,15 +164,4 @@ void JkoScheme::advance_to(double t, double tau) {
   time_ = t;
 }
 
-double JkoScheme::energy() const {
-  const auto m = static_cast<double>(x_.size());
-  double quad = 0, inter = 0;
-  for (std::size_t i = 0; i < x_.size(); ++i) {
-    quad += 0.5 * theta_ * x_[i] * x_[i];
-    for (std::size_t j = 0; j < x_.size(); ++j)
-      if (j != i) inter += std::log(std::abs(x_[i] - x_[j]));
-  }
-  return quad / m - 0.5 * sigma_ * sigma_ * inter / (m * m);
-}
-
 }  // namespace twinflow::free

@@ -36,8 +36,6 @@ class JkoScheme {
   void restore(double t, std::int64_t newton_iterations) { time_ = t, iterations_ = newton_iterations; }
   /// Newton iterations over all steps so far.
   std::int64_t newton_iterations() const { return iterations_; }
-  /// F of the points, (1/M) Σ θx²/2 − (σ²/(2M²)) Σ_{i≠j} log|x_i − x_j|.
-  double energy() const;
 
  private:
   static PetscErrorCode residual(SNES snes, Vec x, Vec f, void* ctx);

@@ -94,8 +94,8 @@ void MatrixStack::eigensystem(std::int64_t u, double* lambda, std::vector<double
     check_lapack(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', n_, vectors.data(), n_, lambda), "dsyevd");
 }
 
-void MatrixStack::compose(std::int64_t, const std::vector<double>& vectors, const std::vector<double>& f,
-                          double weight, double* into) const {
+void MatrixStack::compose(const std::vector<double>& vectors, const std::vector<double>& f, double weight,
+                          double* into) const {
   const Eigen::Map<const Eigen::VectorXd> fd(f.data(), n_);
   if (beta_ == 2) {
     using M = Eigen::Matrix<std::complex<double>, Eigen::Dynamic, Eigen::Dynamic>;
@@ -261,15 +261,24 @@ void ReverseMatrixSde::advance_to(std::int64_t step, double) {
       for (int i = 0; i < n; ++i) score[i] = j_.at(t, 0, &lambda[i]);
       double* y = stack_.matrix(u);
       for (int q = 0; q < stack_.stride(); ++q) y[q] *= 1 + theta * h;
-      stack_.compose(u, vectors, score, -sigma * sigma * h, y);
+      stack_.compose(vectors, score, -sigma * sigma * h, y);
       stack_.wigner_step(u, 1.0, sigma * std::sqrt(h), rng_, static_cast<std::uint64_t>(ens_.first_id + u),
                          static_cast<std::uint64_t>(done_));
     }
+    eigenvalues_current_ = false;
   }
-  for (std::int64_t u = 0; u < ens_.count; ++u) stack_.eigenvalues(u, ens_.x.data() + u * n);
+}
+
+const Ensemble& ReverseMatrixSde::ensemble() const {
+  if (!eigenvalues_current_) {
+    for (std::int64_t u = 0; u < ens_.count; ++u) stack_.eigenvalues(u, ens_.x.data() + u * ens_.points_per_unit);
+    eigenvalues_current_ = true;
+  }
+  return ens_;
 }
 
 void ReverseMatrixSde::checkpoint(CheckpointArchive& a) {
+  ensemble();
   a.particles("eigenvalues", ens_, ens_.x, ens_.points_per_unit);
   a.particles("matrices", ens_, stack_.data(), stack_.stride());
   a.value("steps_done", done_);

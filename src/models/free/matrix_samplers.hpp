@@ -58,9 +58,8 @@ class MatrixStack {
   void eigenvalues(std::int64_t u, double* lambda) const;
   /// Eigenvalues and eigenvectors (column-major, complex as pairs for β = 2).
   void eigensystem(std::int64_t u, double* lambda, std::vector<double>& vectors) const;
-  /// Matrix u ← U diag(f) U* (U as eigensystem gives it).
-  void compose(std::int64_t u, const std::vector<double>& vectors, const std::vector<double>& f, double weight,
-               double* into) const;
+  /// into += weight · U diag(f) U* (U as eigensystem gives it).
+  void compose(const std::vector<double>& vectors, const std::vector<double>& f, double weight, double* into) const;
 
  private:
   int beta_, n_;
@@ -135,11 +134,14 @@ class ReverseMatrixSde : public ParticleSampler {
   ReverseMatrixSde(Ensemble units, const FreeOu& law, int beta, std::uint64_t seed, double horizon, double span,
                    std::int64_t steps, const FieldStore& store, const GridSpace& grid);
   void advance_to(std::int64_t step, double s) override;
-  const Ensemble& ensemble() const override { return ens_; }
+  /// The eigenvalues of the current matrices (computed when first asked
+  /// for after a step: only outputs need them).
+  const Ensemble& ensemble() const override;
   void checkpoint(CheckpointArchive& archive) override;
 
  private:
-  Ensemble ens_;
+  mutable Ensemble ens_;
+  mutable bool eigenvalues_current_ = true;
   FreeOu law_;
   MatrixStack stack_;
   CounterRng rng_;

@@ -53,6 +53,8 @@ class SpectralTransforms {
   /// ∫∫ log|x − y| ρρ for the piecewise-constant density.
   double log_energy(const double* rho) const;
   std::int64_t cells() const { return hilbert_.size(); }
+  /// The transforms' length (a power of two ≥ 2M).
+  std::int64_t padded() const { return hilbert_.padded(); }
   double spacing() const { return h_; }
 
  private:

@@ -17,12 +17,13 @@ Runs the free twin on NRANKS MPI ranks twice and checks with h5py and numpy:
   sde      (β = 2, the reverse free SDE at matrix level, 200 steps): the
            generated points against the PDE at t_min and near the atoms.
 
-At NRANKS > 1 the default run is repeated on one rank: the PDE density and
-the eigenvalue histograms must be bit-identical. A small run is then stopped
-by checkpoint.walltime at every step boundary it reaches in 0.3 s, and
-resumed on another rank count until it finishes: its PDE, J, histograms and
-JKO points must be bit-identical to the uninterrupted run's, every other
-dataset equal to round-off (reductions follow the rank count).
+At NRANKS = 3 the default run is repeated on one rank: the PDE density and
+the eigenvalue histograms must be bit-identical. At NRANKS = 2 a small Dyson
+run (with the matrix_ou stage beside it, the reverse flow and JKO) is
+stopped by checkpoint.walltime at every step boundary it reaches in 0.3 s
+and resumed on 3 ranks until it finishes: its PDE, J, histograms and JKO
+points must be bit-identical to the uninterrupted run's, every other dataset
+equal to round-off (reductions follow the rank count).
 
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
@@ -76,6 +77,9 @@ def check_default(path, out):
         check(np.all(cr >= 1 - 1e-6), f"default: Φ·Var below 1: {cr}")
         phi, phij = d["phi_pde"][...], d["phi_pde_from_J"][...]
         check(np.all(np.abs(phi[t >= 0.4] / phij[t >= 0.4] - 1) < 0.02), f"default: Φ from ρ³ {phi} vs from J {phij}")
+        # 20 000 generated points: a binomial standard error of 0.0035 per
+        # atom, and eigenvalues are more regular than independent points, so
+        # 0.01 is beyond 2.8 of those.
         gen, weight = d["atoms/mass_generated"][...], d["atoms/weight"][...]
         check(np.all(np.abs(gen - weight) < 0.01), f"default: generated mass near the atoms {gen} vs {weight}")
         w1 = f["/compare/reverse/w1"][...]
@@ -92,13 +96,16 @@ def check_dyson(path, out):
     with h5py.File(path, "r") as f:
         dy = f["/compare/dyson"]
         l1, floor = dy["l1"][...], dy["noise_floor_l1"][...]
-        # Both histograms are noisy: their L1 is about √2 floors.
+        # Both histograms are noisy: the expected L1 between two independent
+        # ones is about √2 floors; 2.5 floors is 1.8 times that.
         check(np.all(l1[1:] < 2.5 * floor[1:]), f"dyson: L1 to matrix-ou {l1} vs floor {floor}")
         check(np.all(dy["w1"][1:] < 0.02), f"dyson: W1 to matrix-ou {dy['w1'][...]}")
         d = f["/diagnostics/free"]
-        steps = 60 * 100 * 4
+        # Matrix steps relabelled at the deepest halving: measured 1 % at
+        # β = 1 (a close pair's gap is a 2-dimensional Bessel process).
+        matrix_steps = 60 * 100 * 4
         relabelled = d["dyson_relabelled_steps"][...]
-        check(relabelled[-1] < 1e-3 * steps * 40, f"dyson: {relabelled[-1]} relabelled steps")
+        check(relabelled[-1] < 0.05 * matrix_steps, f"dyson: {relabelled[-1]} of {matrix_steps} steps relabelled")
         gen, weight = d["atoms/mass_generated"][...], d["atoms/weight"][...]
         check(np.all(np.abs(gen - weight) < 0.02), f"dyson: generated mass near the atoms {gen} vs {weight}")
         check("/free/matrix_ou/histogram" in f, "dyson: the matrix-ou histogram")
@@ -119,11 +126,11 @@ def check_sde(path, out):
 BIT_IDENTICAL = ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points")
 
 
-def check_restart_cycle(binary, nranks, scratch):
-    small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20"]
-    ref, _ = run(binary, nranks, scratch, "restart-reference", small)
-    path = os.path.join(scratch, f"restart-cycle-{nranks}.h5")
-    other = 1 + nranks % 3
+def check_restart_cycle(binary, nranks, scratch, name, extra):
+    small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20"] + extra
+    ref, _ = run(binary, nranks, scratch, name + "-reference", small)
+    path = os.path.join(scratch, f"{name}-{nranks}.h5")
+    other = nranks + 1
     segments = 0
     for segment in range(80):
         ranks = nranks if segment == 0 else other
@@ -135,20 +142,21 @@ def check_restart_cycle(binary, nranks, scratch):
         segments += 1
         if code == 0:
             break
-        if not check(code == 75, f"restart: segment {segment} exit {code}: {err.strip()[-300:]}"):
+        if not check(code == 75, f"{name}: segment {segment} exit {code}: {err.strip()[-300:]}"):
             return
-    check(segments > 2, f"restart: only {segments} segment(s): the cycle did not interrupt the run")
-    if not ref or not check(os.path.exists(path), f"restart: no output after {segments} segments"):
+    check(segments > 2, f"{name}: only {segments} segment(s): the cycle did not interrupt the run")
+    if not ref or not check(os.path.exists(path), f"{name}: no output after {segments} segments"):
         return
+    case = name
     with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
         def visit(name, obj):
             if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
                 return
             x, y = obj[...], b[name][...]
             if "/" + name in BIT_IDENTICAL:
-                check(np.array_equal(x, y, equal_nan=True), f"restart: /{name} not bit-identical")
+                check(np.array_equal(x, y, equal_nan=True), f"{case}: /{name} not bit-identical")
             else:
-                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"restart: /{name} differs")
+                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"{case}: /{name} differs")
         a.visititems(visit)
 
 
@@ -171,13 +179,14 @@ def main():
                     "--free.jko=false", "--time.snapshots=5"])
     if sde:
         check_sde(sde, out)
-    if path and nranks > 1:
+    if path and nranks == 3:
         one, _ = run(binary, 1, scratch, "default-one-rank", [])
         if one:
             with h5py.File(path, "r") as a, h5py.File(one, "r") as b:
                 for name in ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points"):
                     check(np.array_equal(a[name][...], b[name][...]), f"{name} differs between {nranks} ranks and 1")
-    check_restart_cycle(binary, nranks, scratch)
+    if nranks == 2:
+        check_restart_cycle(binary, nranks, scratch, "restart-cycle", ["--free.sampler=dyson", "--free.dyson_steps=20"])
     return report("check_free", check.failures)
 
 
