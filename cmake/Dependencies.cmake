@@ -29,5 +29,5 @@ find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 # Eigenvalues of the free family's random matrices (dsyevd, zheevd).
 pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 
-# Exponentially scaled Bessel functions for the Kac law (MATH.md §4).
+# Exponentially scaled Bessel functions for the Kac law (README, (C3)).
 pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)

@@ -1,5 +1,5 @@
 // Particle side of `ou`: the reverse schemes against the exact affine
-// recursion for Gaussian data (MATH.md §1), the forward transition against
+// recursion for Gaussian data (README, (O7)), the forward transition against
 // the closed form, and rank-count independence. Runs at 1, 2 and 3 ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -95,7 +95,7 @@ TEST_P(ReverseSchemes, GaussianDataMatchesAffineRecursion) {
   s.advance_to(N, T);
   const Moments got = global_moments(s.ensemble()), want = affine_recursion(scheme, m, v, T, N);
   // The generic recursion (matrix exponentials of A = −1, D = 2) reproduces
-  // MATH.md §1's scalar coefficients to round-off.
+  // the scalar coefficients of (O7) to round-off.
   const auto generic = FixedStepScheme(LinearDiffusion::ou(1), scheme, T, N).affine_law([&](double sigma) {
     const double decay = std::exp(-sigma);
     return FixedStepScheme::Gaussian{Eigen::VectorXd::Constant(1, decay * m),
@@ -150,7 +150,7 @@ TEST(Samplers, BitIdenticalToASingleRankRun) {
 
 TEST(ReverseSampler, EightDimensionsMatchTheAffineRecursion) {
   // d = 8, data N(m, diag(s²)), exact scores, REL-EI: every coordinate of
-  // Y_N against the Gaussian affine recursion of MATH.md §1 (each
+  // Y_N against the Gaussian affine recursion (O7) (each
   // coordinate is the scalar recursion; the generic one runs in R^8).
   // Fixed seed; every mean and variance within 4.5 standard errors
   // (two-sided 1 − 7e-6 each, 1 − 1.1e-4 for all 16 together).

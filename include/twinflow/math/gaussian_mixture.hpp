@@ -1,7 +1,7 @@
 #pragma once
 // Gaussian mixtures μ = Σ_i w_i N(m_i, Σ_i): the data laws of several
 // families and, evolved under the OU semigroup, the closed-form oracle of
-// MATH.md §1. A component with Σ_i = 0 is a point mass. Nothing here is
+// README (O3). A component with Σ_i = 0 is a point mass. Nothing here is
 // collective.
 #include <cstdint>
 #include <string>
@@ -49,7 +49,7 @@ class GaussianMixture {
   /// True when every covariance is positive definite (so the density exists).
   bool has_density() const;
 
-  /// Law of X_t under dX = −X dt + √2 dB from this law (MATH.md §1).
+  /// Law of X_t under dX = −X dt + √2 dB from this law (O1), (O3).
   GaussianMixture ou_marginal(double t) const;
 
   /// Probability of the box [lo, hi] (a point mass on a face shared evenly

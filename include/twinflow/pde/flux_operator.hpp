@@ -7,7 +7,7 @@
 // (finite_volume.hpp). It is exact for the equilibrium profile across a
 // face, second order in h, conservative (the columns sum to zero) and an
 // M-matrix, so implicit Euler keeps p positive. β = x is the OU
-// Fokker–Planck operator (MATH.md §1), β = 0 the heat equation.
+// Fokker–Planck operator (README, (O2)), β = 0 the heat equation.
 #include <petscmat.h>
 
 #include <functional>

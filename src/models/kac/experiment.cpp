@@ -1,5 +1,5 @@
 // The `kac` family: telegrapher's equation, Kac processes and Kac flows
-// (MATH.md §4), on the density-twin layout with one stage of its own:
+// (README, "Numerical methods (kac)"), on the density-twin layout with one stage of its own:
 // `ou_reverse`, the ou REL-EI sampler on the same data with the same step
 // count, for the generative comparison side by side.
 #include <cmath>
@@ -416,7 +416,7 @@ class KacExperiment : public DensityTwinExperiment {
 }  // namespace
 
 Family family() {
-  return {"kac", "telegrapher's equation, Kac processes and Kac flows (MATH.md §4)", declare,
+  return {"kac", "telegrapher's equation, Kac processes and Kac flows (README, \"Numerical methods (kac)\")", declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<KacExperiment>(c, comm); }};
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Particle side of the `kac` family (MATH.md §4): the exact Kac process
+// Particle side of the `kac` family (README, "Numerical methods (kac)"): the exact Kac process
 // (exponential switching times, no time discretisation) and the velocity of
 // the generative Kac flow, which run/flow_sampler.hpp integrates backward
 // from T to 0 with a PETSc explicit Runge–Kutta scheme. Local computation (but for preparing a
@@ -22,7 +22,7 @@
 namespace twinflow::kac {
 
 /// The exact marginal velocity v(t, x) = Σ_k w_k j_k(t, x) / Σ_k w_k u_k(t, x)
-/// of a data mixture with diagonal covariances (MATH.md §4): per coordinate,
+/// of a data mixture with diagonal covariances (C7): per coordinate,
 /// a point-mass component contributes the Kac law itself (atoms included)
 /// and a Gaussian one the Kac law smoothed by its variance. Atoms outrank
 /// densities: where x sits on atoms of some components (to 1e-9 relative)
@@ -83,7 +83,7 @@ class ForwardSampler : public ParticleSampler {
   std::vector<unsigned char> point_mass_;
 };
 
-/// The generative Kac flow (MATH.md §4) starts from X_T = X_0 + K_T exactly.
+/// The generative Kac flow (C8) starts from X_T = X_0 + K_T exactly.
 Ensemble kac_flow_start(Ensemble units, const GaussianMixture& data, const KacLaw& law, std::uint64_t seed,
                         double horizon);
 

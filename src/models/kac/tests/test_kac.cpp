@@ -1,4 +1,4 @@
-// The `kac` family against MATH.md §4: the Kac law (mass, moments, v_K, the
+// The `kac` family against README (C1)–(C9): the Kac law (mass, moments, v_K, the
 // diffusion limit), the telegrapher PDE (mass, E K_t², the closed form away
 // from the fronts with its observed order), the exact Kac process, the Kac
 // flow recovering a two-point law, and rank-count independence. Runs at 1,
@@ -65,7 +65,7 @@ TEST(KacLaw, ConditionalVelocityIsOddBoundedAndFinite) {
 }
 
 TEST(KacLaw, DiffusionLimitGivesXOver2t) {
-  // a, c → ∞ with c²/(2a) = 1/2: v_K → x/(2t) (MATH.md §4). The error must
+  // a, c → ∞ with c²/(2a) = 1/2: v_K → x/(2t) (C6). The error must
   // fall as a grows, roughly like 1/a.
   const double t = 0.5;
   double previous = INFINITY;

@@ -1,5 +1,5 @@
 // The `kinetic` family and the exact law of the fixed-step samplers
-// (MATH.md §1–2): the phase-space algebra against its closed forms, the
+// (README, (O7)–(O8) and (K1)–(K7)): the phase-space algebra against its closed forms, the
 // phase-space Fokker–Planck solver against the closed-form mixture solution
 // with its observed order, the grid law of the discrete chains against the
 // Gaussian affine recursion, the kinetic sampler against the same recursion,
@@ -91,7 +91,7 @@ TEST(KineticAlgebra, ClosedFormsOfMathSection2) {
                           1 - e2 * (1 - 2 * t + 2 * t * t));
     EXPECT_LT((k.propagator(t) - prop).cwiseAbs().maxCoeff(), 1e-14) << "t=" << t;
     EXPECT_LT((k.transition_covariance(t) - cov).cwiseAbs().maxCoeff(), 1e-14) << "t=" << t;
-    // REL-EI: N = Φ_h D with Φ_h of MATH.md §2, Cov ξ = I − e^{hAᵀ} e^{hA}.
+    // REL-EI: N = Φ_h D with Φ_h of (K5), Cov ξ = I − e^{hAᵀ} e^{hA}.
     const double h = t;
     const Matrix phi = m2(2 - e * (2 + h), -(1 - e * (1 + h)), 1 - e * (1 + h), h * e);
     const FixedStepScheme rel(k, Scheme::kRelEi, h, 1);
@@ -143,7 +143,7 @@ TEST(PhaseSpaceFokkerPlanck, ConvergesToTheMixtureSolution) {
 
 TEST(ChainLaw, MatchesTheGaussianAffineRecursion) {
   // For one-Gaussian data every step is affine and the law of Y_N is known
-  // in closed form (MATH.md §1). The grid law is spectrally accurate: what
+  // in closed form ((O7), (K7)). The grid law is spectrally accurate: what
   // remains is round-off and γ's mass outside the box (about 1e-15 on
   // [−8, 8]), so 1e-8 relative is a loose bound (the acceptance figure is
   // 1e-6).
@@ -190,7 +190,7 @@ TEST(ChainLaw, SpectralConvergenceInTheGrid) {
 }
 
 TEST(ChainLaw, RelEiKlAgainstTheStepAndTheBound) {
-  // MATH.md §1 bounds KL(μ | law Y_N) by e^{−2T} KL(μ|γ) + h I(μ|γ), first
+  // (O6) bounds KL(μ | law Y_N) by e^{−2T} KL(μ|γ) + h I(μ|γ), first
   // order in h. The exact grid law shows when that order is seen: for a
   // bimodal mixture with narrow components (variance 0.01, I ≈ 100) KL(h)
   // has slope ≈ 1 over h = 0.05 … 0.00625 (least squares over four steps,
