@@ -272,6 +272,26 @@ void CheckpointArchive::grid_vector(const std::string& name, DM dm, Vec v) {
   VecDestroy(&natural);
 }
 
+void CheckpointArchive::plain_vector(const std::string& name, Vec v) {
+  collective_point(comm_);
+  PetscInt lo = 0, hi = 0, total = 0;
+  TF_CHECK_PETSC(VecGetOwnershipRange(v, &lo, &hi));
+  TF_CHECK_PETSC(VecGetSize(v, &total));
+  std::vector<double> local(static_cast<std::size_t>(hi - lo));
+  PetscScalar* a = nullptr;
+  if (saving()) {
+    TF_CHECK_PETSC(VecGetArray(v, &a));
+    std::copy(a, a + (hi - lo), local.begin());
+    TF_CHECK_PETSC(VecRestoreArray(v, &a));
+    distributed_array(file_, path(name), true, total, lo, local);
+  } else {
+    distributed_array(file_, path(name), false, total, lo, local);
+    TF_CHECK_PETSC(VecGetArray(v, &a));
+    std::copy(local.begin(), local.end(), a);
+    TF_CHECK_PETSC(VecRestoreArray(v, &a));
+  }
+}
+
 CheckpointFile::CheckpointFile(MPI_Comm comm, std::string path, hid_t file, bool saving)
     : comm_(comm), path_(std::move(path)), file_(file), saving_(saving) {}
 

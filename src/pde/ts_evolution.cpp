@@ -16,10 +16,11 @@ bool DensitySolver::advance_to(double t) {
 }
 
 TsEvolution::TsEvolution(DM dm, Vec state, double dt, double cell_volume)
-    : state_(state), dt_(dt), cell_volume_(cell_volume) {
-  TF_CHECK_PETSC(PetscObjectGetComm(reinterpret_cast<PetscObject>(dm), &comm_));
+    : state_(state), has_dm_(dm != nullptr), dt_(dt), cell_volume_(cell_volume) {
+  TF_CHECK_PETSC(PetscObjectGetComm(reinterpret_cast<PetscObject>(state), &comm_));
   TF_CHECK_PETSC(TSCreate(comm_, &ts_));
-  TF_CHECK_PETSC(TSSetDM(ts_, dm));
+  if (dm) TF_CHECK_PETSC(TSSetDM(ts_, dm));
+  TF_CHECK_PETSC(TSSetSolution(ts_, state_));
   TSAdapt adapt = nullptr;
   TF_CHECK_PETSC(TSGetAdapt(ts_, &adapt));
   TF_CHECK_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
@@ -181,8 +182,12 @@ bool TsEvolution::advance_through(const std::vector<double>& stops, std::size_t&
 
 void TsEvolution::checkpoint(CheckpointArchive& a) {
   DM dm = nullptr;
-  TF_CHECK_PETSC(TSGetDM(ts_, &dm));
-  a.grid_vector("state", dm, state_);
+  if (has_dm_) {
+    TF_CHECK_PETSC(TSGetDM(ts_, &dm));
+    a.grid_vector("state", dm, state_);
+  } else {
+    a.plain_vector("state", state_);
+  }
   checkpoint_ts_clock(a, ts_);
   a.value("time", time_);
   a.value("steps", steps_);

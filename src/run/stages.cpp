@@ -38,7 +38,10 @@ void SamplerStage::prepare_output(OutputFile& out) {
     out.create_series(plan_.histogram_series, static_cast<std::int64_t>(plan_.clocks.size()), plan_.space->slab());
 }
 
-void SamplerStage::begin(StageContext&) { sampler_ = make_(Ensemble::partition(comm_, plan_.units, plan_.dim, plan_.points_per_unit)); }
+void SamplerStage::begin(StageContext&) {
+  sampler_ = make_(plan_.sites > 0 ? Ensemble::partition_bits(comm_, plan_.units, plan_.sites)
+                                   : Ensemble::partition(comm_, plan_.units, plan_.dim, plan_.points_per_unit));
+}
 
 bool SamplerStage::run(StageContext& ctx) {
   while (next_ < plan_.clocks.size()) {

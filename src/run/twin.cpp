@@ -47,6 +47,7 @@ void TwinResults::add(std::size_t j, double clock, const StateSpace& space, cons
     const Comparison c = compare(comm, cells->cell_measure(), cells->is_line(), reference, *histogram,
                                  cells->located_total(e), twin_.atoms ? &atoms : nullptr);
     set(j, "l1", c.l1);
+    set(j, "tv", 0.5 * c.l1);
     set(j, "hellinger", c.hellinger);
     set(j, "kl", c.kl);
     set(j, "noise_floor_l1", c.noise_floor);
@@ -105,6 +106,7 @@ void TwinResults::write(OutputFile& out) const {
 }
 
 std::string TwinResults::table(const OutputFile& out) const {
+  if (twin_.columns.empty()) return {};
   std::vector<std::vector<double>> columns;
   for (const auto& [source, header] : twin_.columns) {
     std::vector<double> v;

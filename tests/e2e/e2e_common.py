@@ -93,3 +93,39 @@ def report(name, failures):
         return 1
     print(f"{name}: all checks passed")
     return 0
+
+
+def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout):
+    """Runs a small case uninterrupted on nranks ranks, then again stopped by
+    checkpoint.walltime=0.3 at every step boundary it reaches in 0.3 s and
+    resumed on nranks + 1 ranks until it finishes. The datasets named in
+    bit_identical must equal the uninterrupted run's bit for bit, every
+    other floating-point dataset to round-off (reductions follow the rank
+    count)."""
+    common = [f"--family={family}", "--quiet=true"] + args
+    ref, _ = run_twinflow(check, binary, nranks, scratch, name + "-reference", common, timeout)
+    path = os.path.join(scratch, f"{name}-{nranks}.h5")
+    segments = 0
+    for segment in range(80):
+        ranks = nranks if segment == 0 else nranks + 1
+        cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", f"--output={path}",
+               "--checkpoint.walltime=0.3"] + common + (["--overwrite=true"] if segment == 0 else ["--restart=latest"])
+        code, _, err, _ = run_bounded(cmd, scratch, timeout)
+        segments += 1
+        if code == 0:
+            break
+        if not check(code == 75, f"{name}: segment {segment} exit {code}: {err.strip()[-300:]}"):
+            return
+    check(segments > 2, f"{name}: only {segments} segment(s): the cycle did not interrupt the run")
+    if not ref or not check(os.path.exists(path), f"{name}: no output after {segments} segments"):
+        return
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        def visit(dataset, obj):
+            if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
+                return
+            x, y = obj[...], b[dataset][...]
+            if "/" + dataset in bit_identical:
+                check(np.array_equal(x, y, equal_nan=True), f"{name}: /{dataset} not bit-identical")
+            else:
+                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"{name}: /{dataset} differs")
+        a.visititems(visit)

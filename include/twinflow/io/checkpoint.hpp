@@ -61,6 +61,9 @@ class CheckpointArchive {
   /// A global Vec of a DMDA (any dof), stored in natural order; restoring
   /// fills the Vec of a DMDA of the same global shape.
   void grid_vector(const std::string& name, DM dm, Vec v);
+  /// A Vec with no DM, stored in its global order (contiguous ownership
+  /// ranges are that order); restoring fills a Vec of the same global size.
+  void plain_vector(const std::string& name, Vec v);
 
  private:
   std::string path(const std::string& name) const;

@@ -81,8 +81,9 @@ class TsEvolution : public DensitySolver {
   double nominal_step() const { return dt_; }
 
  protected:
-  /// Takes ownership of `state`. Creates the TS on `dm` with fixed steps (no
-  /// adaptivity) and the monitor; the caller chooses the scheme.
+  /// Takes ownership of `state`. Creates the TS (on `dm`, or with no DM for
+  /// a plain Vec: dm null) with fixed steps (no adaptivity) and the monitor;
+  /// the caller chooses the scheme.
   TsEvolution(DM dm, Vec state, double dt, double cell_volume);
   /// Applies -ts_* options (a bad one is a UsageError), sets the TS up and
   /// records the initial mass.
@@ -117,6 +118,7 @@ class TsEvolution : public DensitySolver {
   // equal steps no longer than the nominal and the stable step.
   void plan_interval(double target, double stable);
   MPI_Comm comm_ = MPI_COMM_NULL;
+  bool has_dm_;
   double dt_, cell_volume_, time_ = 0, mass0_ = 0, max_drift_ = 0;
   std::int64_t steps_ = 0;
   // The interval in progress: its end, its equal step, and the TS step

@@ -56,6 +56,7 @@ class SamplerStage : public Stage {
     std::int64_t units = 0;           ///< units in all (particles.count)
     int dim = 1;                      ///< coordinates per point
     int points_per_unit = 1;          ///< points per unit
+    int sites = 0;                    ///< > 0: units are configurations of this many bits
     const CellSpace* space = nullptr;  ///< histograms are made on it (null: none)
     std::string histogram_series;     ///< written as this output series ("": not written)
   };

@@ -8,7 +8,7 @@
 // datasets, whose attribute `axis` names the clock dataset they follow).
 //
 // On a cell space the reference is a density on the owned block and the
-// metrics are those of compare/metrics.hpp (l1, hellinger, kl,
+// metrics are those of compare/metrics.hpp (l1, tv = l1/2, hellinger, kl,
 // noise_floor_l1, w1 in 1-D), optionally split into atoms and a continuous
 // part, and W1 against marginal CDFs on fine bins. On the sample space the
 // reference is a law (compare/sample_metrics.hpp).
@@ -58,6 +58,7 @@ struct Twin {
   std::function<double(std::size_t j, double clock)> expected;
   /// Printed columns: (metric or dataset path, header). A path (leading
   /// '/') is read from the output at the end, indexed like the outputs.
+  /// None: the twin is written but not printed (a floor other twins print).
   std::vector<std::pair<std::string, std::string>> columns;
 };
 

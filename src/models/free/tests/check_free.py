@@ -32,7 +32,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "e2e"))
-from e2e_common import Checks, mpiexec, need_h5py, report, run_bounded, run_twinflow  # noqa: E402
+from e2e_common import Checks, need_h5py, report, restart_cycle, run_twinflow  # noqa: E402
 
 h5py, np = need_h5py("check_free")
 
@@ -126,40 +126,6 @@ def check_sde(path, out):
 BIT_IDENTICAL = ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points")
 
 
-def check_restart_cycle(binary, nranks, scratch, name, extra):
-    small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20"] + extra
-    ref, _ = run(binary, nranks, scratch, name + "-reference", small)
-    path = os.path.join(scratch, f"{name}-{nranks}.h5")
-    other = nranks + 1
-    segments = 0
-    for segment in range(80):
-        ranks = nranks if segment == 0 else other
-        cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", "--family=free", "--quiet=true",
-               f"--output={path}", "--checkpoint.walltime=0.3"] + small + ([] if segment == 0 else ["--restart=latest"])
-        if segment == 0:
-            cmd.append("--overwrite=true")
-        code, _, err, _ = run_bounded(cmd, scratch, TIMEOUT)
-        segments += 1
-        if code == 0:
-            break
-        if not check(code == 75, f"{name}: segment {segment} exit {code}: {err.strip()[-300:]}"):
-            return
-    check(segments > 2, f"{name}: only {segments} segment(s): the cycle did not interrupt the run")
-    if not ref or not check(os.path.exists(path), f"{name}: no output after {segments} segments"):
-        return
-    case = name
-    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
-        def visit(name, obj):
-            if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
-                return
-            x, y = obj[...], b[name][...]
-            if "/" + name in BIT_IDENTICAL:
-                check(np.array_equal(x, y, equal_nan=True), f"{case}: /{name} not bit-identical")
-            else:
-                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"{case}: /{name} differs")
-        a.visititems(visit)
-
-
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -186,7 +152,9 @@ def main():
                 for name in ("/pde/density", "/pde/J", "/particles/histogram", "/reverse/histogram", "/jko/points"):
                     check(np.array_equal(a[name][...], b[name][...]), f"{name} differs between {nranks} ranks and 1")
     if nranks == 2:
-        check_restart_cycle(binary, nranks, scratch, "restart-cycle", ["--free.sampler=dyson", "--free.dyson_steps=20"])
+        small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20",
+                 "--free.sampler=dyson", "--free.dyson_steps=20"]
+        restart_cycle(check, h5py, np, binary, "free", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL, TIMEOUT)
     return report("check_free", check.failures)
 
 
