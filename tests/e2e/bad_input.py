@@ -34,12 +34,15 @@ from e2e_common import run_bounded  # noqa: E402
 # Options added to every case whose own arguments do not set the key: they
 # keep a run short should a bad input wrongly be accepted (the step count of
 # the case's family only: another family's keys are refused).
-SMALL_RUN = ["--quiet", "--pde.steps=20", "--grid.cells=64"]
-FAMILY_SMALL = {"ou": ["--particles.count=2000", "--ou.steps=10"],
-                "kac": ["--particles.count=2000", "--kac.steps=10"],
-                "kinetic": ["--particles.count=2000", "--kinetic.steps=10"],
+SMALL_RUN = ["--quiet", "--pde.steps=20"]
+FAMILY_SMALL = {"ou": ["--grid.cells=64", "--particles.count=2000", "--ou.steps=10"],
+                "kac": ["--grid.cells=64", "--particles.count=2000", "--kac.steps=10"],
+                "kinetic": ["--grid.cells=64", "--particles.count=2000", "--kinetic.steps=10"],
                 # free's units are matrices: particles.count is refused there.
-                "free": ["--free.matrices=4", "--free.matrix_size=4", "--free.steps=5", "--free.jko_points=8"]}
+                "free": ["--grid.cells=64", "--free.matrices=4", "--free.matrix_size=4", "--free.steps=5",
+                         "--free.jko_points=8"],
+                # spin has no grid: grid keys are refused there.
+                "spin": ["--particles.count=200", "--spin.L=6"]}
 CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fault", "core dumped",
                  "MPI_ABORT was invoked", "exited on signal", "Aborted"]
 
@@ -208,6 +211,21 @@ def make_cases(scratch):
         C("free-reverse-without-pde", ["--family=free", "--pde.enabled=false"], "pde.enabled"),
         C("free-unknown-sampler", ["--family=free", "--free.sampler=langevin"], "free.sampler"),
         C("free-jko-zero-tau", ["--family=free", "--free.jko_tau=0"], "free.jko_tau"),
+        C("spin-unknown-model", ["--family=spin", "--spin.model=potts"], "spin.model"),
+        C("spin-one-site", ["--family=spin", "--spin.L=1"], "spin.L"),
+        C("spin-fredkin-odd-length", ["--family=spin", "--spin.model=fredkin", "--spin.L=7"], "spin.L"),
+        C("spin-ising2d-too-wide", ["--family=spin", "--spin.model=ising2d", "--spin.width=9"], "spin.width"),
+        C("spin-ising2d-tensors-too-large", ["--family=spin", "--spin.model=ising2d", "--spin.width=8", "--spin.L=100"],
+          "spin.L"),
+        C("spin-width-without-ising2d", ["--family=spin", "--spin.width=4"], "spin.width"),
+        C("spin-negative-beta", ["--family=spin", "--spin.beta=-1"], "spin.beta"),
+        C("spin-zero-gamma", ["--family=spin", "--spin.gamma=0"], "spin.gamma"),
+        C("spin-c-one", ["--family=spin", "--spin.model=fredkin", "--spin.c=1"], "spin.c"),
+        C("spin-c-zero", ["--family=spin", "--spin.model=fredkin", "--spin.c=0"], "spin.c"),
+        C("spin-full-space-too-large", ["--family=spin", "--spin.L=30", "--spin.full_space=true"], "spin.full_space"),
+        C("spin-grid-key", ["--family=spin", "--grid.cells=10"], "grid.cells"),
+        C("spin-fredkin-t-min-zero", ["--family=spin", "--spin.model=fredkin", "--spin.t_min=0"], "spin.t_min"),
+        C("spin-t-min-not-a-number", ["--family=spin", "--spin.t_min=soon"], "spin.t_min"),
         # Choices and combinations.
         C("unknown-family", ["--family=nope"], "family"),
         C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),

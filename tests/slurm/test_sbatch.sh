@@ -39,8 +39,9 @@ status=0
 wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
 # In the background and then `wait`, so that SIGINT/SIGTERM reach the trap at once.
 # A short run: fewer particles, and for kac fewer flow steps; free's units
-# are matrices.
+# are matrices; spin has no grid, its PDE is on all 2^L states.
 case $family in
+  spin) run_args=(--spin.L=10 --particles.count=2000 --quiet) ;;
   free) run_args=(--free.matrices=40 --free.steps=20 --free.jko_points=20 --quiet) ;;
   kac) run_args=(--particles.count=20000 --kac.steps=20 --quiet) ;;
   kinetic) run_args=(--time.end=0.5 --grid.cells=64 --particles.count=20000 --sampler_law=true --quiet) ;;
@@ -111,7 +112,8 @@ with h5py.File(path, "r") as f:
         errors.append("root attribute nranks missing")
     elif int(attrs["nranks"]) != 2:
         errors.append(f"nranks = {attrs['nranks']!r}, expected 2")
-    for name in ("/pde/density", "/particles/histogram", "/time"):
+    pde = "/pde/probability" if family == "spin" else "/pde/density"
+    for name in (pde, "/particles/histogram", "/time"):
         if not isinstance(f.get(name), h5py.Dataset):
             errors.append(f"dataset {name} missing")
     if errors:
