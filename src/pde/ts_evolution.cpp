@@ -17,10 +17,14 @@ bool DensitySolver::advance_to(double t) {
 
 TsEvolution::TsEvolution(DM dm, Vec state, double dt, double cell_volume)
     : state_(state), has_dm_(dm != nullptr), dt_(dt), cell_volume_(cell_volume) {
-  TF_CHECK_PETSC(PetscObjectGetComm(reinterpret_cast<PetscObject>(state), &comm_));
+  // A solver on a DM may create its state after this; one without a DM
+  // gives its state here.
+  TF_CHECK_PETSC(PetscObjectGetComm(dm ? reinterpret_cast<PetscObject>(dm) : reinterpret_cast<PetscObject>(state), &comm_));
   TF_CHECK_PETSC(TSCreate(comm_, &ts_));
-  if (dm) TF_CHECK_PETSC(TSSetDM(ts_, dm));
-  TF_CHECK_PETSC(TSSetSolution(ts_, state_));
+  if (dm)
+    TF_CHECK_PETSC(TSSetDM(ts_, dm));
+  else
+    TF_CHECK_PETSC(TSSetSolution(ts_, state_));
   TSAdapt adapt = nullptr;
   TF_CHECK_PETSC(TSGetAdapt(ts_, &adapt));
   TF_CHECK_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));

@@ -81,8 +81,9 @@ class TsEvolution : public DensitySolver {
   double nominal_step() const { return dt_; }
 
  protected:
-  /// Takes ownership of `state`. Creates the TS (on `dm`, or with no DM for
-  /// a plain Vec: dm null) with fixed steps (no adaptivity) and the monitor;
+  /// Takes ownership of `state`. Creates the TS (on `dm`, whose solver may
+  /// set state_ later; or with no DM for a plain Vec: dm null and the state
+  /// given here) with fixed steps (no adaptivity) and the monitor;
   /// the caller chooses the scheme.
   TsEvolution(DM dm, Vec state, double dt, double cell_volume);
   /// Applies -ts_* options (a bad one is a UsageError), sets the TS up and
