@@ -11,6 +11,8 @@
 // Twins on the state space (L small enough) and on the histogrammed
 // observable (magnetisation or area), and tables of observables against
 // their exact values from the MPS for any L.
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -114,6 +116,16 @@ std::vector<double> owned_values(Vec v) {
   return out;
 }
 
+/// Collective. The largest peak resident size of the ranks, MiB.
+double peak_resident_mib(MPI_Comm comm) {
+  rusage use{};
+  getrusage(RUSAGE_SELF, &use);
+  double mib = static_cast<double>(use.ru_maxrss) / 1024.0;
+  collective_point(comm);
+  MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return mib;
+}
+
 Vec vector_of(const StateVectorSpace& space, const std::vector<double>& owned) {
   Vec v = space.create_vector();
   PetscScalar* a = nullptr;
@@ -207,7 +219,7 @@ class SpinExperiment : public Experiment {
     return s;
   }
 
-  std::unique_ptr<Stage> make_stage(const std::string& name, RunSetup& setup) override {
+  std::unique_ptr<Stage> make_stage(const std::string& name, RunSetup& /*setup*/) override {
     if (name == "pde") return forward_pde_stage();
     if (name == "reverse_pde") return reverse_pde_stage();
     const bool reverse = name == "reverse" || name == "exact_reverse";
@@ -236,7 +248,6 @@ class SpinExperiment : public Experiment {
         candidates_ = counts[0], flips_ = counts[1];
       }
     };
-    (void)setup;
     return std::make_unique<SamplerStage>(comm_, factory, plan, observer);
   }
 
@@ -346,9 +357,11 @@ class SpinExperiment : public Experiment {
       out.attribute(d + "pde_l1_to_kernel", "axis", std::string("/time"));
       out.attribute(d + "reverse_pde_l1_to_exact", "axis", std::string("/reverse/s"));
       out.attribute(d + "reverse_pde_l1_to_exact", "l1_to_data_at_end", reverse_pde_to_data_);
-      os << "\nMaster equation on all " << (std::int64_t{1} << model_.sites()) << " states (RK4, "
-         << forward_steps_ << " steps forward, " << reverse_steps_ << " reverse; "
-         << memory_mib_ << " MiB of states and ghosts per rank, max):\n";
+      char memory[160];
+      std::snprintf(memory, sizeof memory, "%.1f MiB of forward ghosts, %.0f MiB peak resident per rank, max", ghost_mib_,
+                    peak_resident_mib(comm_));
+      os << "\nMaster equation on all " << (std::int64_t{1} << model_.sites()) << " states (RK4, " << forward_steps_
+         << " steps forward, " << reverse_steps_ << " reverse; " << memory << "):\n";
       std::snprintf(line, sizeof line, "%7s | %12s %12s %12s | %7s | %12s\n", "t", "ME − kernel", "ME − MPS",
                     "kernel − MPS", "s", "reverse−exact");
       os << line;
@@ -407,7 +420,9 @@ class SpinExperiment : public Experiment {
     exact_block(0, p0);
     auto me = std::make_unique<ForwardMasterEquation>(*states_, law_.gamma(), vector_of(*states_, p0), pde_step());
     kernel_flips_ = std::make_unique<SiteFlips>(*states_, 1);
-    memory_mib_ = memory_mib(me->flips(), 6);
+    ghost_mib_ = static_cast<double>(me->flips().ghost_doubles()) * 8.0 / 1048576.0;
+    collective_point(comm_);
+    MPI_Allreduce(MPI_IN_PLACE, &ghost_mib_, 1, MPI_DOUBLE, MPI_MAX, comm_);
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this](OutputFile& out) {
       out.create_series("/pde/probability", static_cast<std::int64_t>(times_.size()), states_->slab());
@@ -472,16 +487,6 @@ class SpinExperiment : public Experiment {
       a.value("l1_to_data", reverse_pde_to_data_);
     };
     return std::make_unique<PdeStage>(std::move(me), reverse_clocks_, hooks);
-  }
-
-  // The largest per-rank memory of the state Vecs (`copies` of a block: the
-  // TS's stages and work vectors) and the ghosts.
-  double memory_mib(const SiteFlips& flips, int copies) const {
-    double mib = (static_cast<double>(copies) * static_cast<double>(flips.owned()) +
-                  static_cast<double>(flips.ghost_doubles())) * 8.0 / 1048576.0;
-    collective_point(comm_);
-    MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, comm_);
-    return mib;
   }
 
   // Collective. Sample means and standard errors of the observables at
@@ -566,16 +571,10 @@ class SpinExperiment : public Experiment {
       os << line;
     } else if (model_.kind == ModelKind::kFredkin) {
       const double y = std::sqrt(model_.c / (1 - model_.c));
-      // The recursion in doubles reaches +inf for long chains with y > 1.
-      const double exact = std::log(fredkin_partition(model_.length / 2, y).back());
+      const double exact = fredkin_log_partition(model_.length / 2, y);
       out.write_vector(d + "log_z", {p0.log_z(), exact});
-      if (std::isfinite(exact))
-        std::snprintf(line, sizeof line,
-                      "Closed forms: log Z = %.12f (MPS) vs %.12f (first-return recursion, y = %.4f)\n", p0.log_z(),
-                      exact, y);
-      else
-        std::snprintf(line, sizeof line, "Closed forms: log Z = %.6f (MPS); the first-return recursion leaves the "
-                      "range of a double here\n", p0.log_z());
+      std::snprintf(line, sizeof line, "Closed forms: log Z = %.12g (MPS) vs %.12g (first-return recursion, y = %.4f)\n",
+                    p0.log_z(), exact, y);
       os << line;
     } else if (model_.kind == ModelKind::kIsing2d && model_.J == 1 && model_.h == 0 && model_.beta > 0) {
       const double u = observables_.exact(p0)[0], onsager = onsager_energy(model_.beta);
@@ -611,7 +610,7 @@ class SpinExperiment : public Experiment {
   FieldStore* store_ = nullptr;
   std::unique_ptr<SiteFlips> kernel_flips_;
   std::vector<double> pde_to_kernel_, pde_to_mps_, kernel_to_mps_, reverse_pde_to_exact_;
-  double reverse_pde_to_data_ = kNaN, memory_mib_ = 0, candidates_ = 0, flips_ = 0;
+  double reverse_pde_to_data_ = kNaN, ghost_mib_ = 0, candidates_ = 0, flips_ = 0;
   std::int64_t forward_steps_ = 0, reverse_steps_ = 0;
   std::map<std::string, ObservableSeries> series_;
 };

@@ -103,20 +103,29 @@ double Mps::log_prob(const std::uint8_t* x) const {
 }
 
 double Mps::sample(const double* uniforms, std::uint8_t* x) const {
-  Eigen::VectorXd v = left_[0];
-  double lp = 0;
+  // Buffers of the largest bond, used by their heads: no allocation per
+  // site. The conditional probabilities are multiplied up and their
+  // logarithm taken only when the product nears the bottom of the range.
+  const Eigen::Index chi = max_bond();
+  Eigen::VectorXd v(chi), w0(chi), w1(chi);
+  v.head(left_[0].size()) = left_[0];
+  double lp = 0, product = 1;
   for (int i = 0; i < sites(); ++i) {
+    const Eigen::MatrixXd &a0 = site(i, 0), &a1 = site(i, 1);
+    const Eigen::Index in = a0.rows(), out = a0.cols();
     const Eigen::VectorXd& right = right_[static_cast<std::size_t>(i) + 1];
-    Eigen::VectorXd w0 = site(i, 0).transpose() * v, w1 = site(i, 1).transpose() * v;
-    const double p0 = w0.dot(right), p1 = w1.dot(right);
+    w0.head(out).noalias() = a0.transpose() * v.head(in);
+    w1.head(out).noalias() = a1.transpose() * v.head(in);
+    const double p0 = w0.head(out).dot(right), p1 = w1.head(out).dot(right);
     // p0 + p1 > 0: the prefix drawn so far has positive probability.
     const bool up = p0 == 0 || (p1 > 0 && uniforms[i] <= p1 / (p0 + p1));
     x[i] = up;
-    lp += std::log((up ? p1 : p0) / (p0 + p1));
-    v = up ? std::move(w1) : std::move(w0);
-    normalise(v);
+    product *= (up ? p1 : p0) / (p0 + p1);
+    if (product < 1e-250) lp += std::log(product), product = 1;
+    const Eigen::VectorXd& w = up ? w1 : w0;
+    v.head(out) = w.head(out) / w.head(out).sum();
   }
-  return lp;
+  return lp + std::log(product);
 }
 
 Mps Mps::channel(const Eigen::Matrix2d& K) const {
@@ -391,6 +400,25 @@ std::vector<double> fredkin_partition(int n, double y) {
       z[static_cast<std::size_t>(m)] +=
           std::pow(y, 2 * k + 1) * z[static_cast<std::size_t>(k)] * z[static_cast<std::size_t>(m - 1 - k)];
   return z;
+}
+
+double fredkin_log_partition(int n, double y) {
+  if (n < 0) throw std::invalid_argument("fredkin_log_partition: n must be non-negative");
+  if (!(y > 0) || !std::isfinite(y))
+    throw std::invalid_argument("fredkin_log_partition: y must be finite and positive");
+  // The same recursion on logarithms, each sum by log-sum-exp.
+  std::vector<double> lz(static_cast<std::size_t>(n) + 1, 0.0), term;
+  const double ly = std::log(y);
+  for (int m = 1; m <= n; ++m) {
+    term.clear();
+    for (int k = 0; k < m; ++k)
+      term.push_back((2 * k + 1) * ly + lz[static_cast<std::size_t>(k)] + lz[static_cast<std::size_t>(m - 1 - k)]);
+    const double top = *std::max_element(term.begin(), term.end());
+    double sum = 0;
+    for (double t : term) sum += std::exp(t - top);
+    lz[static_cast<std::size_t>(m)] = top + std::log(sum);
+  }
+  return lz.back();
 }
 
 double onsager_energy(double beta) {

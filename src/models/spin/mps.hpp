@@ -29,6 +29,8 @@ class Mps {
 
   int sites() const { return static_cast<int>(sites_.size()); }
   int max_bond() const;
+  /// The site tensor A_i^b (χ_i × χ_{i+1}).
+  const Eigen::MatrixXd& tensor(int i, int b) const { return site(i, b); }
   /// log Z (with the log scale).
   double log_z() const { return log_scale_ + log_norm_; }
   /// log P(x), x of length sites(); −inf when P(x) = 0.
@@ -119,6 +121,8 @@ double ising1d_log_z_free(int L, double beta, double J);
 /// Z_0 = 1, Z_n = Σ_{k<n} y^{2k+1} Z_k Z_{n−1−k} (Z_n(1) the Catalan numbers;
 /// +inf past the range of a double).
 std::vector<double> fredkin_partition(int n, double y);
+/// log Z_n by the same recursion in logarithms (any n, y > 0).
+double fredkin_log_partition(int n, double y);
 /// Onsager's energy per site of the square-lattice Ising model, J = 1, β > 0:
 /// u = −coth 2β [1 + (2/π)(2 tanh² 2β − 1) K(k)], k = 2 sinh 2β / cosh² 2β;
 /// u(β_c) = −√2 at β_c = ½ ln(1 + √2).

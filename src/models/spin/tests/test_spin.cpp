@@ -263,3 +263,15 @@ TEST(Observables, SampleMeansMatchTheExactValues) {
     EXPECT_LT(std::abs(mean - exact[a]), 4.5 * se) << obs.list()[a].name;
   }
 }
+
+TEST(ClosedForms, FredkinLogPartitionBeyondTheRangeOfADouble) {
+  // L = 256 at c = 0.7: Z ≈ 10^1400, past a double; the MPS's log Z and the
+  // recursion in logarithms agree to the round-off of 256 site logarithms.
+  ModelSpec m;
+  m.kind = ModelKind::kFredkin;
+  m.length = 256;
+  m.c = 0.7;
+  const double y = std::sqrt(0.7 / 0.3), lz = fredkin_log_partition(128, y);
+  EXPECT_NEAR(data_law(m).log_z(), lz, 1e-12 * std::abs(lz));
+  EXPECT_NEAR(fredkin_log_partition(10, 1.0), std::log(16796.0), 1e-13);  // Catalan C_10
+}
