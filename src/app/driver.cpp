@@ -30,8 +30,9 @@ namespace twinflow {
 namespace {
 
 /// Version of the checkpoint layout: 2 is the run model of stages, spaces,
-/// twins and the field store.
-constexpr std::int64_t kCheckpointSchema = 2;
+/// twins and the field store; 3 saves samplers' per-rank event counts as
+/// their sums (CheckpointArchive::rank_counts).
+constexpr std::int64_t kCheckpointSchema = 3;
 
 // The platform defaults each family changes, for --help.
 std::string family_defaults_text(const std::vector<Family>& families) {

@@ -148,6 +148,16 @@ void CheckpointArchive::value(const std::string& name, double& v) { scalar(name,
 
 void CheckpointArchive::value(const std::string& name, std::int64_t& v) { scalar(name, H5T_NATIVE_INT64, v); }
 
+void CheckpointArchive::rank_counts(const std::string& name, std::int64_t* counts, int n) {
+  std::vector<std::int64_t> totals(counts, counts + n);
+  if (saving()) sum_over_ranks(comm_, totals.data(), n);
+  replicated(name, totals);
+  if (saving()) return;
+  int rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  for (int k = 0; k < n; ++k) counts[k] = rank == 0 ? totals[static_cast<std::size_t>(k)] : 0;
+}
+
 void CheckpointArchive::value(const std::string& name, std::string& v) {
   collective_point(comm_);
   if (saving())

@@ -44,6 +44,11 @@ class CheckpointArchive {
   void value(const std::string& name, std::int64_t& v);
   void value(const std::string& name, std::string& v);
   void replicated(const std::string& name, std::vector<double>& v);
+  /// Per-rank counts of which only the sum over the ranks means anything
+  /// (events counted by each rank's units): saved as their sums, restored
+  /// to rank 0 with every other rank at 0, so that sums over any rank count
+  /// continue.
+  void rank_counts(const std::string& name, std::int64_t* counts, int n);
   void replicated(const std::string& name, std::vector<std::int64_t>& v);
   /// A list of strings identical on every rank.
   void names(const std::string& name, std::vector<std::string>& v);

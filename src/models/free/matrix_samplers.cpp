@@ -226,8 +226,9 @@ void DysonSampler::checkpoint(CheckpointArchive& a) {
   a.particles("eigenvalues", ens_, ens_.x, ens_.points_per_unit);
   a.value("substeps", done_);
   a.value("time", time_);
-  a.value("refinements", refinements_);
-  a.value("relabelled", relabelled_);
+  std::int64_t counts[2] = {refinements_, relabelled_};
+  a.rank_counts("refined_and_relabelled", counts, 2);
+  refinements_ = counts[0], relabelled_ = counts[1];
 }
 
 void FreeScoreVelocity::evaluate(double t, const double* x, std::int64_t n, double* v) {

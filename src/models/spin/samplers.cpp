@@ -203,6 +203,9 @@ void ReverseJumps::checkpoint(CheckpointArchive& a) {
   a.particles("bits", ens_, ens_.bits, ens_.words_per_unit());
   a.particles("events", ens_, events_, 1);
   a.value("s", s_);
+  std::int64_t counts[2] = {candidates_, flips_};
+  a.rank_counts("candidates_and_flips", counts, 2);
+  candidates_ = counts[0], flips_ = counts[1];
 }
 
 BayesDenoiser::BayesDenoiser(Ensemble units, const NoisedLaw& law, double horizon, std::uint64_t seed)
