@@ -1,0 +1,235 @@
+#include "learned_mps.hpp"
+
+#include <petsctao.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "twinflow/core/collective.hpp"
+#include "twinflow/core/exact_sum.hpp"
+#include "twinflow/pde/ts_evolution.hpp"
+#include "twinflow/rng/counter_rng.hpp"
+
+namespace twinflow::spin {
+namespace {
+
+constexpr Stream kInitialStream = static_cast<Stream>(static_cast<std::uint64_t>(Stream::kFamily) + 7);
+/// Half-width of the initial noise of θ.
+constexpr double kInitialNoise = 0.1;
+/// Per-sample terms are rounded to 2^−40 (gradient terms lie in [0, 1]).
+constexpr int kFractionBits = 40;
+/// TAO stops when the gradient of the mean NLL is this small.
+constexpr double kGradientTolerance = 1e-7;
+
+using Tensors = std::vector<std::array<Eigen::MatrixXd, 2>>;
+
+double normalise(Eigen::VectorXd& v) {
+  const double s = v.sum();
+  if (!(s > 0) || !std::isfinite(s)) return -std::numeric_limits<double>::infinity();
+  v /= s;
+  return std::log(s);
+}
+
+}  // namespace
+
+LearnedMps::LearnedMps(int sites, int bond, std::uint64_t seed) : sites_(sites), bond_(bond) {
+  if (sites < 1 || bond < 1) throw std::invalid_argument("LearnedMps: needs at least one site and bond 1");
+  for (int k = 0; k <= sites; ++k) {
+    const int edge = std::min(k, sites - k);
+    chi_.push_back(edge >= 30 ? bond : std::min(bond, 1 << edge));
+  }
+  std::size_t n = 0;
+  for (int i = 0; i < sites; ++i)
+    for (int b = 0; b < 2; ++b) {
+      offsets_.push_back(n);
+      n += static_cast<std::size_t>(chi_[static_cast<std::size_t>(i)] * chi_[static_cast<std::size_t>(i) + 1]);
+    }
+  theta_.resize(n);
+  const CounterRng rng(seed, kInitialStream);
+  for (std::size_t p = 0; p < n; ++p) theta_[p] = kInitialNoise * (2 * rng.uniform(p, 0) - 1);
+}
+
+Mps LearnedMps::law() const {
+  Tensors a(static_cast<std::size_t>(sites_));
+  for (int i = 0; i < sites_; ++i)
+    for (int b = 0; b < 2; ++b)
+      a[static_cast<std::size_t>(i)][static_cast<std::size_t>(b)] =
+          Eigen::Map<const Eigen::MatrixXd>(theta_.data() + offset(i, b), chi_[static_cast<std::size_t>(i)],
+                                            chi_[static_cast<std::size_t>(i) + 1])
+              .array()
+              .exp()
+              .matrix();
+  return Mps(Eigen::VectorXd::Ones(1), std::move(a), Eigen::VectorXd::Ones(1));
+}
+
+double LearnedMps::nll(MPI_Comm comm, const std::uint8_t* samples, std::int64_t count,
+                       std::vector<double>* gradient) const {
+  const std::size_t P = theta_.size();
+  // Slots: Σ log W, the samples, those of W = 0, then Σ ∂ log W / ∂θ.
+  FixedPointSum sums(3 + (gradient ? P : 0), kFractionBits);
+  std::optional<Mps> law_now;
+  std::exception_ptr failure;
+  try {
+    law_now.emplace(law());
+    const Mps& mps = *law_now;
+    const auto L = static_cast<std::size_t>(sites_);
+    std::vector<Eigen::VectorXd> prefix(L + 1), suffix(L + 1);
+    for (std::int64_t n = 0; n < count; ++n) {
+      const std::uint8_t* x = samples + static_cast<std::size_t>(n) * L;
+      sums.add(1, 1.0);
+      prefix[0] = Eigen::VectorXd::Ones(1);
+      double log_w = 0;
+      for (std::size_t i = 0; i < L; ++i) {
+        prefix[i + 1] = mps.tensor(static_cast<int>(i), x[i] != 0).transpose() * prefix[i];
+        log_w += normalise(prefix[i + 1]);
+      }
+      if (!std::isfinite(log_w)) {
+        sums.add(2, 1.0);
+        continue;
+      }
+      sums.add(0, log_w);
+      if (!gradient) continue;
+      suffix[L] = Eigen::VectorXd::Ones(1);
+      for (std::size_t i = L; i-- > 0;) {
+        suffix[i] = mps.tensor(static_cast<int>(i), x[i] != 0) * suffix[i + 1];
+        normalise(suffix[i]);
+      }
+      for (std::size_t i = 0; i < L; ++i) {
+        const int b = x[i] != 0;
+        const Eigen::MatrixXd& t = mps.tensor(static_cast<int>(i), b);
+        const Eigen::MatrixXd share = (prefix[i] * suffix[i + 1].transpose()).cwiseProduct(t);
+        const double total = share.sum();
+        const std::size_t first = 3 + offset(static_cast<int>(i), b);
+        for (Eigen::Index e = 0; e < share.size(); ++e)
+          sums.add(first + static_cast<std::size_t>(e), share.data()[e] / total);
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  agree(comm, failure);
+  const std::vector<double> s = sums.reduce(comm);
+  if (s[1] == 0) throw std::invalid_argument("LearnedMps::nll: no samples on any rank");
+  if (s[2] > 0) {
+    if (gradient) gradient->assign(P, 0.0);
+    return std::numeric_limits<double>::infinity();
+  }
+  const Mps& mps = *law_now;
+  const double value = mps.log_z() - s[0] / s[1];
+  if (!gradient) return value;
+  // ∂ log Z / ∂θ_i^b[j,k] = L_i[j] A_i^b[j,k] R_{i+1}[k] / (L_iᵀ (A_i^0 + A_i^1) R_{i+1}).
+  const auto L = static_cast<std::size_t>(sites_);
+  std::vector<Eigen::VectorXd> left(L + 1), right(L + 1);
+  left[0] = right[L] = Eigen::VectorXd::Ones(1);
+  for (std::size_t i = 0; i < L; ++i) {
+    left[i + 1] = (mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)).transpose() * left[i];
+    normalise(left[i + 1]);
+  }
+  for (std::size_t i = L; i-- > 0;) {
+    right[i] = (mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)) * right[i + 1];
+    normalise(right[i]);
+  }
+  gradient->resize(P);
+  for (std::size_t i = 0; i < L; ++i) {
+    const Eigen::MatrixXd env = left[i] * right[i + 1].transpose();
+    const double total = env.cwiseProduct(mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)).sum();
+    for (int b = 0; b < 2; ++b) {
+      const Eigen::MatrixXd share = env.cwiseProduct(mps.tensor(static_cast<int>(i), b)) / total;
+      const std::size_t first = offset(static_cast<int>(i), b);
+      for (Eigen::Index e = 0; e < share.size(); ++e)
+        (*gradient)[first + static_cast<std::size_t>(e)] =
+            share.data()[e] - s[3 + first + static_cast<std::size_t>(e)] / s[1];
+    }
+  }
+  return value;
+}
+
+namespace {
+
+struct Objective {
+  LearnedMps* model;
+  MPI_Comm comm;
+  const std::uint8_t* samples;
+  std::int64_t count;
+  std::int64_t evaluations = 0;
+  CallbackFailures failures;
+  std::vector<double> gradient;
+};
+
+// Every rank's TAO takes the same steps (the objective's bits agree), so
+// the collective inside nll() is reached by all ranks together; a failure
+// is agreed there and ends every rank's solve at the same evaluation.
+PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* context) {
+  auto* o = static_cast<Objective*>(context);
+  PetscFunctionBeginUser;
+  PetscCall(o->failures.guarded(
+      [&] {
+        const PetscScalar* xs = nullptr;
+        TF_CHECK_PETSC(VecGetArrayRead(x, &xs));
+        std::copy(xs, xs + o->model->parameters(), o->model->theta().begin());
+        TF_CHECK_PETSC(VecRestoreArrayRead(x, &xs));
+        *f = o->model->nll(o->comm, o->samples, o->count, &o->gradient);
+        ++o->evaluations;
+        PetscScalar* gs = nullptr;
+        TF_CHECK_PETSC(VecGetArray(g, &gs));
+        std::copy(o->gradient.begin(), o->gradient.end(), gs);
+        TF_CHECK_PETSC(VecRestoreArray(g, &gs));
+      },
+      true));
+  PetscFunctionReturn(0);
+}
+
+}  // namespace
+
+LearnedMps::Training LearnedMps::train(MPI_Comm comm, const std::uint8_t* samples, std::int64_t count,
+                                       int iterations) {
+  const auto P = static_cast<PetscInt>(theta_.size());
+  const std::vector<double> start = theta_;
+  Vec x = nullptr;
+  Tao tao = nullptr;
+  struct Release {
+    Vec* x;
+    Tao* tao;
+    ~Release() {
+      VecDestroy(x);
+      TaoDestroy(tao);
+    }
+  } release{&x, &tao};
+  TF_CHECK_PETSC(VecCreateSeq(PETSC_COMM_SELF, P, &x));
+  PetscScalar* xs = nullptr;
+  TF_CHECK_PETSC(VecGetArray(x, &xs));
+  std::copy(start.begin(), start.end(), xs);
+  TF_CHECK_PETSC(VecRestoreArray(x, &xs));
+  Objective o{this, comm, samples, count, 0, {}, {}};
+  TF_CHECK_PETSC(TaoCreate(PETSC_COMM_SELF, &tao));
+  TF_CHECK_PETSC(TaoSetType(tao, TAOLMVM));
+  TF_CHECK_PETSC(TaoSetOptionsPrefix(tao, "spin_learn_"));
+  TF_CHECK_PETSC(TaoSetSolution(tao, x));
+  TF_CHECK_PETSC(TaoSetObjectiveAndGradient(tao, nullptr, objective_and_gradient, &o));
+  TF_CHECK_PETSC(TaoSetMaximumIterations(tao, iterations));
+  TF_CHECK_PETSC(TaoSetTolerances(tao, kGradientTolerance, 0, 0));
+  petsc_check_options(TaoSetFromOptions(tao), "TaoSetFromOptions");
+  collective_point(comm);
+  const PetscErrorCode ierr = TaoSolve(tao);
+  // A kept failure was agreed inside nll(): every rank holds one.
+  if (std::exception_ptr kept = o.failures.take()) std::rethrow_exception(kept);
+  petsc_check(ierr, "TaoSolve");
+  PetscInt its = 0;
+  PetscReal f = 0, gnorm = 0, cnorm = 0, xdiff = 0;
+  TaoConvergedReason reason;
+  TF_CHECK_PETSC(TaoGetSolutionStatus(tao, &its, &f, &gnorm, &cnorm, &xdiff, &reason));
+  const PetscScalar* solution = nullptr;
+  TF_CHECK_PETSC(VecGetArrayRead(x, &solution));
+  std::copy(solution, solution + P, theta_.begin());
+  TF_CHECK_PETSC(VecRestoreArrayRead(x, &solution));
+  Training t;
+  t.iterations = its;
+  t.evaluations = o.evaluations;
+  t.nll = nll(comm, samples, count, nullptr);
+  t.reason = TaoConvergedReasons[reason];
+  return t;
+}
+
+}  // namespace twinflow::spin
