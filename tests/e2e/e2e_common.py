@@ -97,25 +97,30 @@ def report(name, failures):
 
 def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout):
     """Runs a small case uninterrupted on nranks ranks, then again stopped by
-    checkpoint.walltime=0.3 at every step boundary it reaches in 0.3 s and
-    resumed on nranks + 1 ranks until it finishes. The datasets named in
-    bit_identical must equal the uninterrupted run's bit for bit, every
+    checkpoint.walltime at every step boundary it reaches in that time and
+    resumed on nranks + 1 ranks until it finishes. The wall time is an
+    eighth of the uninterrupted run's (at most 0.3 s), so that the run is
+    cut several times on a fast machine as on a slow one. The datasets named
+    in bit_identical must equal the uninterrupted run's bit for bit, every
     other floating-point dataset to round-off (reductions follow the rank
     count)."""
     common = [f"--family={family}", "--quiet=true"] + args
+    began = time.monotonic()
     ref, _ = run_twinflow(check, binary, nranks, scratch, name + "-reference", common, timeout)
+    walltime = min(0.3, max(0.02, (time.monotonic() - began) / 8))
     path = os.path.join(scratch, f"{name}-{nranks}.h5")
     segments = 0
     for segment in range(80):
         ranks = nranks if segment == 0 else nranks + 1
         cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", f"--output={path}",
-               "--checkpoint.walltime=0.3"] + common + (["--overwrite=true"] if segment == 0 else ["--restart=latest"])
+               f"--checkpoint.walltime={walltime:.3f}"] + common + (["--overwrite=true"] if segment == 0 else ["--restart=latest"])
         code, _, err, _ = run_bounded(cmd, scratch, timeout)
         segments += 1
         if code == 0:
             break
         if not check(code == 75, f"{name}: segment {segment} exit {code}: {err.strip()[-300:]}"):
             return
+    print(f"{name}: {segments} segments at checkpoint.walltime={walltime:.3f}")
     check(segments > 2, f"{name}: only {segments} segment(s): the cycle did not interrupt the run")
     if not ref or not check(os.path.exists(path), f"{name}: no output after {segments} segments"):
         return

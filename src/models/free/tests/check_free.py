@@ -20,8 +20,8 @@ Runs the free twin on NRANKS MPI ranks twice and checks with h5py and numpy:
 At NRANKS = 3 the default run is repeated on one rank: the PDE density and
 the eigenvalue histograms must be bit-identical. At NRANKS = 2 a small Dyson
 run (with the matrix_ou stage beside it, the reverse flow and JKO) is
-stopped by checkpoint.walltime at every step boundary it reaches in 0.3 s
-and resumed on 3 ranks until it finishes: its PDE, J, histograms and JKO
+stopped by checkpoint.walltime at every step boundary it reaches in an
+eighth of the uninterrupted run's time (at most 0.3 s) and resumed on 3 ranks until it finishes: its PDE, J, histograms and JKO
 points must be bit-identical to the uninterrupted run's, every other dataset
 equal to round-off (reductions follow the rank count).
 
