@@ -19,7 +19,8 @@ ChainEstimate estimate_chains(const std::vector<double>& series, int chains, int
       blocks[static_cast<std::size_t>(t)] += series[static_cast<std::size_t>(c) * static_cast<std::size_t>(steps) +
                                                     static_cast<std::size_t>(t)] / chains;
   double worst = 0;
-  for (bool first = true; first || blocks.size() >= static_cast<std::size_t>(kMinBlocks); first = false) {
+  // Level 0 always; further levels while they keep kMinBlocks (≥ 2) blocks.
+  do {
     const double m = static_cast<double>(blocks.size());
     double mean = 0, spread = 0;
     for (double b : blocks) mean += b / m;
@@ -28,8 +29,7 @@ ChainEstimate estimate_chains(const std::vector<double>& series, int chains, int
     std::vector<double> halved(blocks.size() / 2);
     for (std::size_t j = 0; j < halved.size(); ++j) halved[j] = 0.5 * (blocks[2 * j] + blocks[2 * j + 1]);
     blocks = std::move(halved);
-    if (blocks.size() < 2) break;
-  }
+  } while (blocks.size() >= static_cast<std::size_t>(kMinBlocks));
   e.standard_error = worst;
   if (worst > 0) {
     e.effective_samples = std::min(n, e.variance / (worst * worst));

@@ -28,8 +28,12 @@ double DiffusionProposal::propose(const std::uint8_t* x, UniformStream& u, std::
     w[static_cast<std::size_t>(i)] = y ? std::array<double, 2>{p, 1 - p} : std::array<double, 2>{1 - p, p};
   }
   for (double& v : draws) v = u.next();
-  model_.weighted(w).sample(draws.data(), proposal);
-  return model_.log_prob(proposal);
+  // The posterior's P(x′) = W_θ(x′) Π_i w_i(x′_i) / Z_post, so
+  // log P_θ(x′) = log P(x′) + log Z_post − Σ_i log w_i(x′_i) − log Z_θ.
+  const Mps posterior = model_.weighted(w);
+  double log_p = posterior.sample(draws.data(), proposal) + posterior.log_z() - model_.log_z();
+  for (int i = 0; i < L; ++i) log_p -= std::log(w[static_cast<std::size_t>(i)][proposal[i]]);
+  return log_p;
 }
 
 std::vector<double> DiffusionProposal::proposal_law(const std::uint8_t* x) const {

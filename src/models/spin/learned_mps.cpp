@@ -22,15 +22,12 @@ constexpr double kInitialNoise = 0.1;
 constexpr int kFractionBits = 40;
 /// TAO stops when the gradient of the mean NLL is this small.
 constexpr double kGradientTolerance = 1e-7;
+/// θ is kept in [−kThetaBound, kThetaBound]: entries e^θ stay finite when
+/// the NLL falls without bound along a direction (an entry that no sample
+/// uses, such as a step below height 0 of a Fredkin path, tends to 0).
+constexpr double kThetaBound = 30;
 
 using Tensors = std::vector<std::array<Eigen::MatrixXd, 2>>;
-
-double normalise(Eigen::VectorXd& v) {
-  const double s = v.sum();
-  if (!(s > 0) || !std::isfinite(s)) return -std::numeric_limits<double>::infinity();
-  v /= s;
-  return std::log(s);
-}
 
 }  // namespace
 
@@ -83,7 +80,7 @@ double LearnedMps::nll(MPI_Comm comm, const std::uint8_t* samples, std::int64_t 
       double log_w = 0;
       for (std::size_t i = 0; i < L; ++i) {
         prefix[i + 1] = mps.tensor(static_cast<int>(i), x[i] != 0).transpose() * prefix[i];
-        log_w += normalise(prefix[i + 1]);
+        log_w += normalise_sum(prefix[i + 1]);
       }
       if (!std::isfinite(log_w)) {
         sums.add(2, 1.0);
@@ -94,7 +91,7 @@ double LearnedMps::nll(MPI_Comm comm, const std::uint8_t* samples, std::int64_t 
       suffix[L] = Eigen::VectorXd::Ones(1);
       for (std::size_t i = L; i-- > 0;) {
         suffix[i] = mps.tensor(static_cast<int>(i), x[i] != 0) * suffix[i + 1];
-        normalise(suffix[i]);
+        normalise_sum(suffix[i]);
       }
       for (std::size_t i = 0; i < L; ++i) {
         const int b = x[i] != 0;
@@ -119,28 +116,15 @@ double LearnedMps::nll(MPI_Comm comm, const std::uint8_t* samples, std::int64_t 
   const Mps& mps = *law_now;
   const double value = mps.log_z() - s[0] / s[1];
   if (!gradient) return value;
-  // ∂ log Z / ∂θ_i^b[j,k] = L_i[j] A_i^b[j,k] R_{i+1}[k] / (L_iᵀ (A_i^0 + A_i^1) R_{i+1}).
-  const auto L = static_cast<std::size_t>(sites_);
-  std::vector<Eigen::VectorXd> left(L + 1), right(L + 1);
-  left[0] = right[L] = Eigen::VectorXd::Ones(1);
-  for (std::size_t i = 0; i < L; ++i) {
-    left[i + 1] = (mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)).transpose() * left[i];
-    normalise(left[i + 1]);
-  }
-  for (std::size_t i = L; i-- > 0;) {
-    right[i] = (mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)) * right[i + 1];
-    normalise(right[i]);
-  }
+  // ∂ log Z / ∂θ_i^b[j,k] = L_i[j] A_i^b[j,k] R_{i+1}[k] / Z, the entry's share.
   gradient->resize(P);
-  for (std::size_t i = 0; i < L; ++i) {
-    const Eigen::MatrixXd env = left[i] * right[i + 1].transpose();
-    const double total = env.cwiseProduct(mps.tensor(static_cast<int>(i), 0) + mps.tensor(static_cast<int>(i), 1)).sum();
+  for (int i = 0; i < sites_; ++i) {
+    const std::array<Eigen::MatrixXd, 2> shares = mps.entry_shares(i);
     for (int b = 0; b < 2; ++b) {
-      const Eigen::MatrixXd share = env.cwiseProduct(mps.tensor(static_cast<int>(i), b)) / total;
-      const std::size_t first = offset(static_cast<int>(i), b);
-      for (Eigen::Index e = 0; e < share.size(); ++e)
+      const std::size_t first = offset(i, b);
+      for (Eigen::Index e = 0; e < shares[static_cast<std::size_t>(b)].size(); ++e)
         (*gradient)[first + static_cast<std::size_t>(e)] =
-            share.data()[e] - s[3 + first + static_cast<std::size_t>(e)] / s[1];
+            shares[static_cast<std::size_t>(b)].data()[e] - s[3 + first + static_cast<std::size_t>(e)] / s[1];
     }
   }
   return value;
@@ -187,16 +171,18 @@ LearnedMps::Training LearnedMps::train(MPI_Comm comm, const std::uint8_t* sample
                                        int iterations) {
   const auto P = static_cast<PetscInt>(theta_.size());
   const std::vector<double> start = theta_;
-  Vec x = nullptr;
+  Vec x = nullptr, lower = nullptr, upper = nullptr;
   Tao tao = nullptr;
   struct Release {
-    Vec* x;
+    Vec *x, *lower, *upper;
     Tao* tao;
     ~Release() {
       VecDestroy(x);
+      VecDestroy(lower);
+      VecDestroy(upper);
       TaoDestroy(tao);
     }
-  } release{&x, &tao};
+  } release{&x, &lower, &upper, &tao};
   TF_CHECK_PETSC(VecCreateSeq(PETSC_COMM_SELF, P, &x));
   PetscScalar* xs = nullptr;
   TF_CHECK_PETSC(VecGetArray(x, &xs));
@@ -204,9 +190,14 @@ LearnedMps::Training LearnedMps::train(MPI_Comm comm, const std::uint8_t* sample
   TF_CHECK_PETSC(VecRestoreArray(x, &xs));
   Objective o{this, comm, samples, count, 0, {}, {}};
   TF_CHECK_PETSC(TaoCreate(PETSC_COMM_SELF, &tao));
-  TF_CHECK_PETSC(TaoSetType(tao, TAOLMVM));
+  TF_CHECK_PETSC(TaoSetType(tao, TAOBLMVM));
   TF_CHECK_PETSC(TaoSetOptionsPrefix(tao, "spin_learn_"));
   TF_CHECK_PETSC(TaoSetSolution(tao, x));
+  TF_CHECK_PETSC(VecDuplicate(x, &lower));
+  TF_CHECK_PETSC(VecDuplicate(x, &upper));
+  TF_CHECK_PETSC(VecSet(lower, -kThetaBound));
+  TF_CHECK_PETSC(VecSet(upper, kThetaBound));
+  TF_CHECK_PETSC(TaoSetVariableBounds(tao, lower, upper));
   TF_CHECK_PETSC(TaoSetObjectiveAndGradient(tao, nullptr, objective_and_gradient, &o));
   TF_CHECK_PETSC(TaoSetMaximumIterations(tao, iterations));
   TF_CHECK_PETSC(TaoSetTolerances(tao, kGradientTolerance, 0, 0));

@@ -14,8 +14,9 @@
 // Training is data-parallel: each rank holds its own samples, and the sums
 // over samples are exact (core/exact_sum.hpp), so every rank sees the same
 // bits of NLL and gradient whatever the partition, and the trained θ is the
-// same for any rank count. The optimiser is PETSc TAO (default LMVM, a
-// limited-memory quasi-Newton method with a Moré–Thuente line search): the
+// same for any rank count. The optimiser is PETSc TAO (default BLMVM, a
+// limited-memory quasi-Newton method, here with the bounds |θ| ≤ 30 that
+// keep the entries finite where the NLL falls without bound): the
 // objective of a round is a fixed full batch, which a quasi-Newton method
 // minimises in far fewer passes over the data than a stochastic gradient
 // method, with no learning rate to tune. Options -spin_learn_tao_* reach it.

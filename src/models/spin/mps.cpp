@@ -17,15 +17,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Scales a non-negative v to unit sum and returns the log of the old sum;
-// −inf (v left zero) when it was zero.
-double normalise(Eigen::VectorXd& v) {
-  const double s = v.sum();
-  if (s <= 0) return -kInf;
-  v /= s;
-  return std::log(s);
-}
-
 bool non_negative(const Eigen::Ref<const Eigen::MatrixXd>& a) { return a.allFinite() && (a.array() >= 0).all(); }
 
 void check_finite(double v, const char* what) {
@@ -63,23 +54,40 @@ Mps::Mps(Eigen::VectorXd l, std::vector<std::array<Eigen::MatrixXd, 2>> tensors,
   const auto n = static_cast<std::size_t>(L) + 1;
   left_.resize(n), right_.resize(n), left_log_.resize(n), right_log_.resize(n);
   left_[0] = l_;
-  left_log_[0] = normalise(left_[0]);
+  left_log_[0] = normalise_sum(left_[0]);
   for (int k = 0; k < L; ++k) {
     const auto j = static_cast<std::size_t>(k);
     left_[j + 1] = site(k, 0).transpose() * left_[j];
     left_[j + 1].noalias() += site(k, 1).transpose() * left_[j];
-    left_log_[j + 1] = left_log_[j] + normalise(left_[j + 1]);
+    left_log_[j + 1] = left_log_[j] + normalise_sum(left_[j + 1]);
   }
   right_[n - 1] = r_;
-  right_log_[n - 1] = normalise(right_[n - 1]);
+  right_log_[n - 1] = normalise_sum(right_[n - 1]);
   for (int k = L - 1; k >= 0; --k) {
     const auto j = static_cast<std::size_t>(k);
     right_[j] = site(k, 0) * right_[j + 1];
     right_[j].noalias() += site(k, 1) * right_[j + 1];
-    right_log_[j] = right_log_[j + 1] + normalise(right_[j]);
+    right_log_[j] = right_log_[j + 1] + normalise_sum(right_[j]);
   }
   log_norm_ = left_log_[n - 1] + right_log_[n - 1] + std::log(left_[n - 1].dot(right_[n - 1]));
   if (!std::isfinite(log_norm_)) throw std::invalid_argument("Mps: Z = 0, no configuration has positive weight");
+}
+
+double normalise_sum(Eigen::VectorXd& v) {
+  const double s = v.sum();
+  if (!(s > 0) || !std::isfinite(s)) return -kInf;
+  v /= s;
+  return std::log(s);
+}
+
+std::array<Eigen::MatrixXd, 2> Mps::entry_shares(int i) const {
+  const auto k = static_cast<std::size_t>(i);
+  const Eigen::MatrixXd env = left_[k] * right_[k + 1].transpose();
+  std::array<Eigen::MatrixXd, 2> out{env.cwiseProduct(site(i, 0)), env.cwiseProduct(site(i, 1))};
+  const double total = out[0].sum() + out[1].sum();
+  out[0] /= total;
+  out[1] /= total;
+  return out;
 }
 
 int Mps::max_bond() const {
@@ -93,7 +101,7 @@ double Mps::log_prob(const std::uint8_t* x) const {
   double lw = left_log_[0];
   for (int i = 0; i < sites(); ++i) {
     Eigen::VectorXd w = site(i, x[i] != 0).transpose() * v;
-    const double s = normalise(w);
+    const double s = normalise_sum(w);
     if (s == -kInf) return -kInf;
     lw += s;
     v = std::move(w);
@@ -167,12 +175,12 @@ void Mps::flip_log_ratios(const std::uint8_t* y, double* out) const {
   prefix[0] = left_[0];
   for (std::size_t i = 1; i < L; ++i) {
     prefix[i] = site(static_cast<int>(i) - 1, y[i - 1] != 0).transpose() * prefix[i - 1];
-    normalise(prefix[i]);
+    normalise_sum(prefix[i]);
   }
   suffix[L] = right_[L];
   for (std::size_t i = L; i-- > 0;) {
     suffix[i] = site(static_cast<int>(i), y[i] != 0) * suffix[i + 1];
-    normalise(suffix[i]);
+    normalise_sum(suffix[i]);
   }
   for (std::size_t i = 0; i < L; ++i) {
     const int b = y[i] != 0;
@@ -279,7 +287,7 @@ void Mps::probabilities(std::int64_t first, std::int64_t count, double* out) con
     for (int k = valid; k < L; ++k) {
       const auto j = static_cast<std::size_t>(k);
       prefix[j] = site(k - 1, bit(n, k - 1)).transpose() * prefix[j - 1];
-      const double s = normalise(prefix[j]);
+      const double s = normalise_sum(prefix[j]);
       lg[j] = lg[j - 1] + (s == -kInf ? 0 : s);
     }
     valid = L;
@@ -434,6 +442,13 @@ double onsager_energy(double beta) {
   const double gap = s < 1 ? (1 - s) * (1 + s) : s < 2 ? (s - 1) * (s + 1) / (s * s) : 1 - m;
   const double term = m < 1 ? 2 / std::numbers::pi * gap * gsl_sf_ellint_Kcomp(m, GSL_PREC_DOUBLE) : 0.0;
   return -(1 + (s < 1 ? -term : term)) / std::tanh(2 * beta);
+}
+
+double onsager_magnetisation(double beta) {
+  if (!(beta > 0) || !std::isfinite(beta))
+    throw std::invalid_argument("onsager_magnetisation: beta must be finite and positive");
+  const double s = std::sinh(2 * beta);
+  return s > 1 ? std::pow(1 - std::pow(s, -4), 0.125) : 0.0;
 }
 
 }  // namespace twinflow::spin

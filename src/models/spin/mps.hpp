@@ -61,6 +61,11 @@ class Mps {
   /// E[Π_k f_k(x_{site_k})], sites distinct, in any order; 1 for none.
   /// O((max site − min site + 1) χ²) from the cached environments.
   double expect(std::vector<SiteFactor> factors) const;
+  /// The marginals of site i's entries: out[b](j, k) = L_i[j] A_i^b[j,k]
+  /// R_{i+1}[k] / Z, the probability that x_i = b with bond indices j and
+  /// k, L and R the environments of A^0 + A^1 (all entries of both b sum
+  /// to 1). O(χ²) from the cached environments.
+  std::array<Eigen::MatrixXd, 2> entry_shares(int i) const;
   /// ⟨s_i⟩ with s = 2x − 1.
   double spin(int i) const;
   /// ⟨s_i s_j⟩ (1 for i = j).
@@ -88,6 +93,10 @@ class Mps {
   std::vector<double> left_log_, right_log_;
   double log_norm_ = 0;
 };
+
+/// Scales a non-negative v to unit sum and returns the log of the old sum;
+/// −inf (v unchanged) when the sum is not positive and finite.
+double normalise_sum(Eigen::VectorXd& v);
 
 /// The single-site flip kernel of the noise at rate gamma over time t:
 /// K_t = ½[[1 + e^{−2γt}, 1 − e^{−2γt}], [1 − e^{−2γt}, 1 + e^{−2γt}]].
@@ -127,5 +136,8 @@ double fredkin_log_partition(int n, double y);
 /// u = −coth 2β [1 + (2/π)(2 tanh² 2β − 1) K(k)], k = 2 sinh 2β / cosh² 2β;
 /// u(β_c) = −√2 at β_c = ½ ln(1 + √2).
 double onsager_energy(double beta);
+/// Onsager's (Yang's) spontaneous magnetisation of the same lattice, J = 1:
+/// M = (1 − sinh^{−4} 2β)^{1/8} above β_c, 0 at and below it.
+double onsager_magnetisation(double beta);
 
 }  // namespace twinflow::spin

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "models/spin/mps.hpp"
+#include "models/spin/tests/configurations.hpp"
 
 using namespace twinflow::spin;
 
@@ -33,11 +34,7 @@ namespace {
 using Config = std::vector<std::uint8_t>;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-Config config(int L, std::int64_t n) {
-  Config x(static_cast<std::size_t>(L));
-  for (int i = 0; i < L; ++i) x[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>((n >> (L - 1 - i)) & 1);
-  return x;
-}
+const auto& config = test_support::configuration;
 
 double s(std::uint8_t x) { return 2.0 * x - 1; }
 
