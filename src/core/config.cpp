@@ -334,10 +334,16 @@ std::string Config::choice(const std::string& key) const {
   throw UsageError(key, "'" + t + "' is not known; accepted: " + k.accept.describe());
 }
 
-std::vector<double> Config::real_list(const std::string& key, std::size_t count) const {
+std::vector<double> Config::real_list(const std::string& key) const {
   const auto& k = declared(key);
   std::vector<double> out;
   for (const auto& f : split(values_.at(key), ',')) out.push_back(parse_real(key, f, k.accept.describe()));
+  return out;
+}
+
+std::vector<double> Config::real_list(const std::string& key, std::size_t count) const {
+  const auto& k = declared(key);
+  std::vector<double> out = real_list(key);
   if (out.size() == 1) out.assign(count, out[0]);
   if (out.size() != count)
     throw UsageError(key, "has " + std::to_string(out.size()) + " entries for " +

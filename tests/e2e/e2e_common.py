@@ -95,7 +95,7 @@ def report(name, failures):
     return 0
 
 
-def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout):
+def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout, timings=()):
     """Runs a small case uninterrupted on nranks ranks, then again stopped by
     checkpoint.walltime at every step boundary it reaches in that time and
     resumed on nranks + 1 ranks until it finishes. The wall time is an
@@ -103,7 +103,8 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
     cut several times on a fast machine as on a slow one. The datasets named
     in bit_identical must equal the uninterrupted run's bit for bit, every
     other floating-point dataset to round-off (reductions follow the rank
-    count)."""
+    count), except those whose name ends in one of `timings` (measured
+    seconds)."""
     common = [f"--family={family}", "--quiet=true"] + args
     began = time.monotonic()
     ref, _ = run_twinflow(check, binary, nranks, scratch, name + "-reference", common, timeout)
@@ -126,7 +127,7 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
         return
     with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
         def visit(dataset, obj):
-            if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
+            if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f" or dataset.endswith(tuple(timings)):
                 return
             x, y = obj[...], b[dataset][...]
             if "/" + dataset in bit_identical:

@@ -79,6 +79,8 @@ class Config {
   std::string choice(const std::string& key) const;
   /// A comma list with `count` entries, or one entry broadcast to all.
   std::vector<double> real_list(const std::string& key, std::size_t count) const;
+  /// A comma list of one or more entries.
+  std::vector<double> real_list(const std::string& key) const;
   std::vector<std::int64_t> integer_list(const std::string& key, std::size_t count) const;
   /// True when the user set the key (file or command line).
   bool given(const std::string& key) const;

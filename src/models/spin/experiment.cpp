@@ -1,5 +1,8 @@
 // The `spin` family: discrete diffusion of lattice spins by independent
 // flips, exact with matrix product states (README, "The spin family").
+// spin.mode=twin (this file) runs the twins below; spin.mode=monte_carlo
+// runs Markov chains of P_0 with a learned diffusion proposal
+// (monte_carlo.hpp).
 //   pde          the master equation on all 2^L states (forward, PETSc TS);
 //   reverse_pde  the reverse master equation from P_T, rates from the MPS;
 //   exact        exact autoregressive samples of P_t at every output (the
@@ -21,6 +24,7 @@
 
 #include "master_equation.hpp"
 #include "model.hpp"
+#include "monte_carlo.hpp"
 #include "samplers.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
@@ -37,14 +41,15 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 /// Full state space: by default up to this many sites, and never beyond the
 /// second (2^24 states: 128 MiB a copy, split over the ranks).
 constexpr int kFullSpaceDefault = 20, kFullSpaceLimit = 24;
-/// ising2d: the dense site tensors (2 W L 4^W doubles) stay within 2^26 (512 MiB).
-constexpr double kTensorLimit = 67108864.0;
-constexpr int kMaxSites = 4096, kMaxFredkin = 256, kMaxWidth = 8;
 /// fredkin's t_min when `auto`: P_0 vanishes off Dyck paths, where the
 /// reverse rates diverge as t → 0.
 constexpr double kFredkinTMinFraction = 1e-3;
 
 void declare(OptionSet& o) {
+  o.add("spin.mode", "twin", "twin (the diffusion's master equation against its samplers) or monte_carlo (Markov "
+        "chains of P_0 with a learned diffusion model as the proposal, against Metropolis and Wolff)",
+        Accept::choice({"twin", "monte_carlo"}));
+  declare_monte_carlo(o);
   o.add("spin.model", "ising1d", "lattice model of the data law P_0: ising1d (open chain), fredkin (Dyck paths, "
         "π ∝ y^area) or ising2d (W × L cylinder)", Accept::choice({"ising1d", "fredkin", "ising2d"}));
   o.add("spin.L", "16", "sites (ising1d: 2..4096; fredkin: even, 2..256); ising2d: rings of the cylinder",
@@ -64,32 +69,6 @@ void declare(OptionSet& o) {
   o.add("spin.t_min", "auto", "where the reverse stops (s = T − t_min): auto is 0 for the Ising models and "
         "1e-3·T for fredkin (P_0 vanishes off Dyck paths, where the reverse rates diverge)",
         Accept::any_text("auto, or a real 0 <= t_min < time.end (> 0 for fredkin)"));
-}
-
-ModelSpec model_of(const Config& c) {
-  ModelSpec m;
-  const std::string name = c.choice("spin.model");
-  m.kind = name == "ising1d" ? ModelKind::kIsing1d : name == "fredkin" ? ModelKind::kFredkin : ModelKind::kIsing2d;
-  m.length = static_cast<int>(c.integer("spin.L"));
-  m.beta = c.real("spin.beta");
-  m.J = c.real("spin.J");
-  m.h = c.real("spin.h");
-  m.c = c.real("spin.c");
-  if (m.c >= 1) throw UsageError("spin.c", "is " + c.text("spin.c") + "; accepted: 0 < c < 1");
-  if (m.kind == ModelKind::kFredkin && (m.length % 2 != 0 || m.length > kMaxFredkin))
-    throw UsageError("spin.L", "is " + c.text("spin.L") + " for fredkin; accepted: an even L from 2 to " +
-                                   std::to_string(kMaxFredkin) + " (a Dyck path has as many ↓ as ↑)");
-  if (m.kind == ModelKind::kIsing2d) {
-    m.width = static_cast<int>(c.integer("spin.width"));
-    const double tensors = 2.0 * m.width * m.length * std::pow(4.0, m.width);
-    if (m.sites() > kMaxSites || tensors > kTensorLimit)
-      throw UsageError("spin.L", "is " + c.text("spin.L") + " with spin.width = " + std::to_string(m.width) +
-                                     "; accepted for ising2d: W·L <= " + std::to_string(kMaxSites) +
-                                     " and 2·W·L·4^W <= 2^26 (the exact MPS's tensors within 512 MiB)");
-  } else if (c.given("spin.width")) {
-    throw UsageError("spin.width", "is set, but only ising2d has a width; accepted: spin.model=ising2d");
-  }
-  return m;
 }
 
 /// Outputs at evenly spaced clocks 0 .. end inclusive.
@@ -158,6 +137,9 @@ class SpinExperiment : public Experiment {
         jump_(c.choice("spin.reverse") == "jump"),
         pde_on_(c.boolean("pde.enabled")),
         particles_on_(c.boolean("particles.enabled")) {
+    for (const std::string& key : monte_carlo_keys())
+      if (c.given(key))
+        throw UsageError(key, "is set, but only spin.mode=monte_carlo reads it; accepted: spin.mode=monte_carlo");
     for (const char* key : {"grid.dim", "grid.cells", "grid.lower", "grid.upper"})
       if (c.given(key))
         throw UsageError(key, "is set, but the spin family's states are configurations of spins, not a grid; "
@@ -622,7 +604,10 @@ Family family() {
           "discrete diffusion of lattice spins by independent flips, exact with tensor networks (README, \"The spin "
           "family\")",
           declare,
-          [](const Config& c, MPI_Comm comm) { return std::make_unique<SpinExperiment>(c, comm); },
+          [](const Config& c, MPI_Comm comm) -> std::unique_ptr<Experiment> {
+            if (c.choice("spin.mode") == "monte_carlo") return make_monte_carlo(c, comm);
+            return std::make_unique<SpinExperiment>(c, comm);
+          },
           false,
           {{"time.end", "1.5"}, {"particles.count", "10000"}}};
 }

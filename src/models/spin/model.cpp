@@ -3,7 +3,43 @@
 #include <cmath>
 #include <numeric>
 
+#include "twinflow/core/config.hpp"
+#include "twinflow/core/error.hpp"
+
 namespace twinflow::spin {
+namespace {
+
+/// ising2d: the dense site tensors (2 W L 4^W doubles) stay within 2^26 (512 MiB).
+constexpr double kTensorLimit = 67108864.0;
+
+}  // namespace
+
+ModelSpec model_of(const Config& c) {
+  ModelSpec m;
+  const std::string name = c.choice("spin.model");
+  m.kind = name == "ising1d" ? ModelKind::kIsing1d : name == "fredkin" ? ModelKind::kFredkin : ModelKind::kIsing2d;
+  m.length = static_cast<int>(c.integer("spin.L"));
+  m.beta = c.real("spin.beta");
+  m.J = c.real("spin.J");
+  m.h = c.real("spin.h");
+  m.c = c.real("spin.c");
+  if (m.c >= 1) throw UsageError("spin.c", "is " + c.text("spin.c") + "; accepted: 0 < c < 1");
+  if (m.kind == ModelKind::kFredkin && (m.length % 2 != 0 || m.length > kMaxFredkin))
+    throw UsageError("spin.L", "is " + c.text("spin.L") + " for fredkin; accepted: an even L from 2 to " +
+                                   std::to_string(kMaxFredkin) + " (a Dyck path has as many ↓ as ↑)");
+  if (m.kind == ModelKind::kIsing2d) {
+    m.width = static_cast<int>(c.integer("spin.width"));
+    const double tensors = 2.0 * m.width * m.length * std::pow(4.0, m.width);
+    if (m.sites() > kMaxSites || tensors > kTensorLimit)
+      throw UsageError("spin.L", "is " + c.text("spin.L") + " with spin.width = " + std::to_string(m.width) +
+                                     "; accepted for ising2d: W·L <= " + std::to_string(kMaxSites) +
+                                     " and 2·W·L·4^W <= 2^26 (the exact MPS's tensors within 512 MiB)");
+  } else if (c.given("spin.width")) {
+    throw UsageError("spin.width", "is set, but only ising2d has a width; accepted: spin.model=ising2d");
+  }
+  return m;
+}
+
 
 std::string ModelSpec::name() const {
   switch (kind) {
@@ -117,7 +153,7 @@ void ModelObservables::values(const std::uint8_t* x, double* out) const {
   }
 }
 
-std::vector<double> ModelObservables::exact(const Mps& law) const {
+std::vector<double> ModelObservables::exact(const Mps& law, double law_budget) const {
   const int n = m_.sites();
   std::vector<double> spin(static_cast<std::size_t>(n));
   double sum = 0;
@@ -153,7 +189,7 @@ std::vector<double> ModelObservables::exact(const Mps& law) const {
         if (ring + 1 < m_.length) bonds += law.correlation(k, k + w);
       }
       const std::vector<double> counts =
-          histogrammed_cost(law.max_bond()) <= kLawBudget ? histogrammed_law(law) : std::vector<double>{};
+          histogrammed_cost(law.max_bond()) <= law_budget ? histogrammed_law(law) : std::vector<double>{};
       double abs_m = counts.empty() ? std::nan("") : 0.0;
       for (std::size_t v = 0; v < counts.size(); ++v) abs_m += counts[v] * std::abs(2.0 * static_cast<double>(v) - n);
       return {(-m_.J * bonds - m_.h * sum) / n, abs_m / n, sum / n};

@@ -9,9 +9,16 @@
 
 #include "mps.hpp"
 
+namespace twinflow {
+class Config;
+}
+
 namespace twinflow::spin {
 
 enum class ModelKind { kIsing1d, kFredkin, kIsing2d };
+
+/// Limits of the spin.* keys: sites of any model, Fredkin's L, ising2d's W.
+constexpr int kMaxSites = 4096, kMaxFredkin = 256, kMaxWidth = 8;
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kIsing1d;
@@ -21,6 +28,11 @@ struct ModelSpec {
   int sites() const { return length * width; }
   std::string name() const;
 };
+
+/// The model of the spin.* keys; throws UsageError naming the key for a
+/// model the family does not build (odd or too long Fredkin chains, 2-D
+/// tensors beyond 512 MiB, a width without ising2d, c = 1).
+ModelSpec model_of(const Config& c);
 
 /// P_0 of the model (exact MPS).
 Mps data_law(const ModelSpec& m);
@@ -37,8 +49,10 @@ class ModelObservables {
   const std::vector<Observable>& list() const { return list_; }
   /// Values of every observable on configuration x.
   void values(const std::uint8_t* x, double* out) const;
-  /// Exact expectations of every observable under `law`.
-  std::vector<double> exact(const Mps& law) const;
+  /// Exact expectations of every observable under `law`; those that need
+  /// the histogrammed law (⟨|m|⟩ of ising2d) are NaN when it costs more
+  /// than `law_budget` multiply-adds.
+  std::vector<double> exact(const Mps& law, double law_budget = kLawBudget) const;
 
   /// The integer observable histogrammed on the observable space: the
   /// magnetisation Σ s_i (Ising models) or the area Σ_k h_k (Fredkin), an

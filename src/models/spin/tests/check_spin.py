@@ -13,12 +13,20 @@ Runs small spin twins on NRANKS MPI ranks and checks with h5py and numpy:
            per check by chance); the magnetisation law within its floor;
   fredkin  (L = 8, Bayes denoising): the partition function against the
            first-return recursion, observables, generated paths on Dyck paths;
-  ising2d  (3 × 4 cylinder, jump): observables and the Onsager line.
+  ising2d  (3 × 4 cylinder, jump): observables and the Onsager line;
+  monte_carlo  (spin.mode=monte_carlo on the 3 × 4 cylinder at β = 0.44 and
+           the Fredkin chain L = 12 at c = 0.3): every sampler's estimates
+           (Metropolis, Wolff, direct, connected at two noise times) within
+           4.5 blocking standard errors of the exact values, training lowers
+           the NLL every round and ends within 0.15 of the exact NLL per
+           sample, the last round's direct proposals mostly accepted.
 
-At NRANKS = 3 the ising1d run is repeated on one rank: the master equation
-solutions and the histograms must be bit-identical. At NRANKS = 2 a small
-run is interrupted by checkpoint.walltime and resumed on 3 ranks until it
-finishes, and must agree with the uninterrupted run.
+At NRANKS = 3 the ising1d and the monte_carlo ising2d runs are repeated on
+one rank: the master equation solutions, the histograms and every Monte
+Carlo result but the measured seconds must be bit-identical. At NRANKS = 2
+a small twin run and the monte_carlo Fredkin run are interrupted by
+checkpoint.walltime and resumed on 3 ranks until they finish, and must
+agree with the uninterrupted runs.
 
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
@@ -106,11 +114,56 @@ def check_ising2d(path, out):
     check("Onsager" in out, "ising2d: Onsager line")
 
 
+MC = ["--spin.mode=monte_carlo", "--spin.bond=4", "--spin.mc.chains=16", "--spin.mc.steps=1024",
+      "--spin.mc.burn_in=100", "--spin.learn.samples=1600", "--spin.learn.rounds=2", "--spin.learn.iterations=60",
+      "--spin.connected.times=0.1,1"]
+MC_ISING2D = MC + ["--spin.model=ising2d", "--spin.width=3", "--spin.L=4", "--spin.beta=0.44"]
+MC_FREDKIN = MC + ["--spin.model=fredkin", "--spin.L=12", "--spin.c=0.3"]
+TIMINGS = ("seconds", "ess_per_second")
+
+
+def check_monte_carlo(case, path, out):
+    with h5py.File(path, "r") as f:
+        mc = f["/monte_carlo"]
+        samplers = [s for s in ("metropolis", "wolff", "direct", "connected") if s in mc]
+        check(len(samplers) == (4 if case == "ising2d" else 3), f"mc {case}: samplers {samplers}")
+        for sampler in samplers:
+            for name in f["/monte_carlo/exact"]:
+                if name == "profile":
+                    continue
+                exact = f["/monte_carlo/exact/" + name][0]
+                o = mc[sampler][name]
+                mean, se = o["mean"][...], o["standard_error"][...]
+                # A constant observable (m of a Dyck path) has no spread.
+                bad = np.where(se > 0, np.abs(mean - exact) > Z * se, np.abs(mean - exact) > 1e-12)
+                check(not np.any(bad), f"mc {case}: {sampler} {name} {mean} ± {se} vs exact {exact}")
+            acc = mc[sampler]["acceptance"][...]
+            check(np.all((acc > 0) & (acc <= 1)), f"mc {case}: {sampler} acceptance {acc}")
+        learn = mc["learn"]
+        before, after, exact = learn["nll_before"][...], learn["nll_after"][...], learn["nll_exact"][...]
+        check(np.all(after < before), f"mc {case}: training did not lower the NLL: {before} -> {after}")
+        check(abs(after[-1] - exact[-1]) < 0.15, f"mc {case}: NLL {after[-1]} vs exact {exact[-1]}")
+        check(learn["acceptance"][-1] > 0.5, f"mc {case}: last round's direct acceptance {learn['acceptance'][-1]}")
+        if case == "fredkin":
+            series = mc["metropolis/height_centre/series"][...]
+            check(np.all(series >= 0), "mc fredkin: a Metropolis chain left the Dyck paths")
+    check("Monte Carlo of" in out and "Learning P_θ" in out, f"mc {case}: report tables")
+
+
+def monte_carlo_datasets(f):
+    names = []
+    f["/monte_carlo"].visititems(lambda n, o: names.append("/monte_carlo/" + n)
+                                 if isinstance(o, h5py.Dataset) and not n.endswith(TIMINGS) else None)
+    return names
+
+
 CASES = [("ising1d", ISING, check_ising),
          ("fredkin", ["--spin.model=fredkin", "--spin.L=8", "--spin.c=0.7", "--spin.reverse=denoise",
                       "--particles.count=4000"], check_fredkin),
          ("ising2d", ["--spin.model=ising2d", "--spin.width=3", "--spin.L=4", "--spin.beta=0.3",
-                      "--particles.count=2000", "--time.snapshots=5"], check_ising2d)]
+                      "--particles.count=2000", "--time.snapshots=5"], check_ising2d),
+         ("mc-ising2d", MC_ISING2D, lambda path, out: check_monte_carlo("ising2d", path, out)),
+         ("mc-fredkin", MC_FREDKIN, lambda path, out: check_monte_carlo("fredkin", path, out))]
 
 
 def main():
@@ -131,9 +184,23 @@ def main():
             with h5py.File(path, "r") as a, h5py.File(one, "r") as b:
                 for name in BIT_IDENTICAL:
                     check(np.array_equal(a[name][...], b[name][...]), f"{name} differs between {nranks} ranks and 1")
+    if outputs["mc-ising2d"] and nranks == 3:
+        one, _ = run(binary, 1, scratch, "mc-ising2d-one-rank", MC_ISING2D)
+        if one:
+            with h5py.File(outputs["mc-ising2d"], "r") as a, h5py.File(one, "r") as b:
+                names = monte_carlo_datasets(a)
+                check(len(names) > 40, f"mc: only {len(names)} datasets compared")
+                for name in names:
+                    check(np.array_equal(a[name][...], b[name][...], equal_nan=True),
+                          f"{name} differs between {nranks} ranks and 1")
     if nranks == 2:
         restart_cycle(check, h5py, np, binary, "spin", nranks, scratch, "restart-cycle",
                       ["--spin.L=8", "--particles.count=3000", "--pde.steps=2000"], BIT_IDENTICAL, TIMEOUT)
+        if outputs["mc-fredkin"]:
+            with h5py.File(outputs["mc-fredkin"], "r") as f:
+                identical = tuple(monte_carlo_datasets(f))
+            restart_cycle(check, h5py, np, binary, "spin", nranks, scratch, "mc-restart-cycle", MC_FREDKIN, identical,
+                          TIMEOUT, TIMINGS)
     return report("check_spin", check.failures)
 
 
