@@ -55,92 +55,16 @@
 set -euo pipefail
 
 jobs=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-checkout=$(dirname "$jobs")
 # shellcheck source=SCRIPTDIR/job-lib.sh
 source "$jobs/job-lib.sh"
-
-die() { # status message
-  echo "free-n-study: $2" >&2
-  exit "$1"
-}
+# shellcheck source=SCRIPTDIR/study-lib.sh
+source "$jobs/study-lib.sh"
 
 mode=${1:-}
 case $mode in
   submit | local | check) shift ;;
-  -h | --help)
-    # The header of this file, up to the first blank line.
-    sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-    exit 0
-    ;;
-  *) die 2 "usage: $0 submit|local|check [--key=value ...]   ($0 --help for more)" ;;
+  -h | --help) study_help "${BASH_SOURCE[0]}" && exit 0 ;;
+  *) study_die free-n-study 2 "usage: $0 submit|local|check [--key=value ...]   ($0 --help for more)" ;;
 esac
-
-python=$(twinflow_python free-n-study) || exit 2
-study=("$python" "$jobs/free_n_study.py")
-
-if [[ $mode == check ]]; then
-  exec "${study[@]}" check "$@"
-fi
-
-# Validate everything before anything is created, submitted or run.
-tasks=$("${study[@]}" count "$@") || exit $?
-twinflow=$(twinflow_binary free-n-study "$checkout") || exit 2
-twinflow=$(realpath -- "$twinflow")
-if [[ $mode == local ]]; then
-  np=${TWINFLOW_NP:-2}
-  [[ $np =~ ^[1-9][0-9]*$ ]] || die 2 "TWINFLOW_NP '$np' is not a positive integer; accepted: an integer >= 1"
-  command -v mpirun >/dev/null 2>&1 || die 2 "mpirun not found on the PATH; accepted: an MPI installation (the one twinflow was built with)"
-else
-  command -v sbatch >/dev/null 2>&1 || die 2 "sbatch not found on the PATH; use 'local' to run without Slurm"
-fi
-
-if [[ -n ${TWINFLOW_OUTDIR:-} ]]; then
-  outdir=$TWINFLOW_OUTDIR
-  mkdir -p -- "$outdir"
-  stale=$(find "$outdir" -maxdepth 1 -name '*.h5' | wc -l)
-  if ((stale > 0)); then
-    echo "free-n-study: warning: $outdir already holds $stale .h5 file(s); the collector reads every run there" >&2
-  fi
-else
-  outdir=free-n-study-$(date +%Y%m%d-%H%M%S)
-  mkdir -- "$outdir" || die 1 "cannot create $outdir (a study started in the same second?); set TWINFLOW_OUTDIR"
-fi
-outdir=$(cd "$outdir" && pwd -P)
-
-if [[ $mode == submit ]]; then
-  export TWINFLOW=$twinflow TWINFLOW_PYTHON=$python TWINFLOW_JOBS=$jobs
-  array=$(sbatch --parsable --array="0-$((tasks - 1))" --output="$outdir/task-%3a.log" \
-    "$jobs/free-n-study.sbatch" "$outdir" "$@") || die 1 "sbatch of the job array failed; nothing submitted"
-  array=${array%%;*} # --parsable prints "jobid[;cluster]"
-  if ! collector=$(sbatch --parsable --dependency="afterok:$array" --output="$outdir/collect.log" \
-    "$jobs/free-n-collect.sbatch" "$outdir"); then
-    scancel "$array" || true
-    die 1 "sbatch of the collector failed; cancelled the job array $array"
-  fi
-  collector=${collector%%;*}
-  echo "free-n-study: array job $array ($tasks tasks, logs $outdir/task-NNN.log)"
-  echo "free-n-study: collector job $collector (after the array succeeds; log $outdir/collect.log)"
-  echo "free-n-study: output in $outdir"
-  exit 0
-fi
-
-# local
-if [[ $(id -u) == 0 && -z ${OMPI_ALLOW_RUN_AS_ROOT:-} ]]; then
-  echo "free-n-study: warning: running as root: Open MPI's mpirun refuses unless OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are exported" >&2
-fi
-echo "free-n-study: $tasks runs on $np ranks each, output in $outdir"
-for ((task = 0; task < tasks; task++)); do
-  name=$(printf 'task-%03d' "$task")
-  plan=$("${study[@]}" args "$task" "$outdir" "$@")
-  mapfile -t args <<<"$plan"
-  echo "free-n-study: $name ($((task + 1))/$tasks): ${args[*]:1:2}"
-  t0=$SECONDS
-  status=0
-  mpirun -n "$np" "$twinflow" run "${args[@]}" >"$outdir/$name.log" 2>&1 </dev/null || status=$?
-  if ((status != 0)); then
-    tail -n 20 "$outdir/$name.log" >&2
-    die 1 "$name failed (exit status $status; log $outdir/$name.log); stopping before the collector"
-  fi
-  echo "free-n-study: $name done in $((SECONDS - t0)) s"
-done
-"${study[@]}" collect "$outdir" 2>&1 | tee "$outdir/collect.log"
+study_launch free-n-study "$jobs/free_n_study.py" "$jobs/free-n-study.sbatch" "$jobs/free-n-collect.sbatch" "" \
+  "$mode" "$@"
