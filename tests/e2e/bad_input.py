@@ -230,6 +230,7 @@ def make_cases(scratch):
         C("spin-monte-carlo-key-in-twin-mode", ["--family=spin", "--spin.bond=4"], "spin.bond"),
         C("spin-twin-key-in-monte-carlo-mode", ["--family=spin", "--spin.mode=monte_carlo", "--spin.reverse=jump"],
           "spin.reverse"),
+        C("spin-monte-carlo-at-beta-zero", ["--family=spin", "--spin.mode=monte_carlo", "--spin.beta=0"], "spin.beta"),
         C("spin-bond-zero", ["--family=spin", "--spin.mode=monte_carlo", "--spin.bond=0"], "spin.bond"),
         C("spin-too-few-steps-for-blocking", ["--family=spin", "--spin.mode=monte_carlo", "--spin.mc.steps=10"],
           "spin.mc.steps"),

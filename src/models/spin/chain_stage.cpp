@@ -65,9 +65,14 @@ void ChainStage::begin(StageContext&) {
   profile_sums_.assign(n * static_cast<std::size_t>(plan_.profile_size), 0.0);
 }
 
-void ChainStage::start_setting() {
+void ChainStage::start_setting(std::size_t k) {
   const std::vector<std::uint8_t> start = plan_.lattice->start();
-  for (std::int64_t c = 0; c < chains_.count; ++c) std::copy(start.begin(), start.end(), states_.begin() + c * sites_);
+  for (std::int64_t c = 0; c < chains_.count; ++c) {
+    std::copy(start.begin(), start.end(), states_.begin() + c * sites_);
+    UniformStream u(rng_, static_cast<std::uint64_t>(chains_.first_id + c),
+                    static_cast<std::uint64_t>(total_steps()) + k);
+    move_->start(&states_[static_cast<std::size_t>(c * sites_)], u);
+  }
   std::fill(series_.begin(), series_.end(), 0.0);
   std::fill(profile_sums_.begin(), profile_sums_.end(), 0.0);
   counts_[0] = counts_[1] = 0;
@@ -81,10 +86,10 @@ bool ChainStage::run(StageContext& ctx) {
   while (done_ < total_steps()) {
     const auto k = static_cast<std::size_t>(done_ / per_setting());
     const std::int64_t s = done_ % per_setting();
-    if (s == 0) start_setting();
-    if (!move_ || move_setting_ != k || s == 0) {
+    if (s == 0 || !move_ || move_setting_ != k) {
       if (!move_ || move_setting_ != k) move_ = make_(k);
       move_setting_ = k;
+      if (s == 0) start_setting(k);
       for (std::int64_t c = 0; c < chains_.count; ++c)
         move_->prime(&states_[static_cast<std::size_t>(c * sites_)],
                      &cache_[static_cast<std::size_t>(c) * ChainMove::kCache]);

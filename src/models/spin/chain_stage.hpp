@@ -32,6 +32,9 @@ class ChainMove {
   static constexpr int kCache = 2;
   virtual ~ChainMove() = default;
   virtual void prime(const std::uint8_t* /*x*/, double* /*cache*/) const {}
+  /// Where a chain starts: x holds the model's start state, which a move
+  /// may replace (from the uniforms of u).
+  virtual void start(std::uint8_t* /*x*/, UniformStream& /*u*/) const {}
   /// One step of the chain at x; returns the moves accepted (Wolff: the
   /// sites flipped).
   virtual std::int64_t step(std::uint8_t* x, double* cache, UniformStream& u) = 0;
@@ -113,7 +116,7 @@ class ChainStage : public Stage {
   std::int64_t per_setting() const { return plan_.burn_in + plan_.steps; }
   std::int64_t total_steps() const { return static_cast<std::int64_t>(plan_.settings.size()) * per_setting(); }
   std::size_t observables() const { return plan_.observables->list().size(); }
-  void start_setting();
+  void start_setting(std::size_t k);
   void complete_setting(std::size_t k);
 
   MPI_Comm comm_;

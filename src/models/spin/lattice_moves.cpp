@@ -80,8 +80,9 @@ int LatticeMoves::metropolis_sweep(std::uint8_t* x, UniformStream& u) const {
       if (x[k] != x[k + 1]) {
         const bool down = x[k] == 1;  // ↑↓ → ↓↑
         if (!down || h >= 1) {
+          // Heat bath: accepted with π(x′)/(π(x) + π(x′)) = 1/(1 + y^{∓2}).
           const double log_ratio = (down ? -2.0 : 2.0) * log_y_;
-          if (log_ratio >= 0 || v <= std::exp(log_ratio)) {
+          if (v <= 1 / (1 + std::exp(-log_ratio))) {
             std::swap(x[k], x[k + 1]);
             ++accepted;
           }

@@ -8,7 +8,10 @@
 //                     leaves; the local move exchanges the steps of an
 //                     adjacent pair ↑↓ ↔ ↓↑ (one height moves by 2, the path
 //                     stays a Dyck path when that height stays ≥ 0), pairs
-//                     in order (a sweep is L − 1 attempts);
+//                     in order (a sweep is L − 1 attempts), accepted by the
+//                     heat bath π(x′)/(π(x) + π(x′)): at c = ½ (π uniform)
+//                     Metropolis would accept every move, and the sweep in
+//                     order would be a deterministic map that never mixes;
 //   ising2d           Wolff cluster updates (J > 0, h = 0).
 // Randomness comes from a UniformStream keyed by (seed, stream, chain id,
 // step), so a chain does not depend on the rank that runs it. Not collective.

@@ -43,6 +43,13 @@ class DiffusionMove : public ChainMove {
     cache[0] = lattice_.log_weight(x);
     cache[1] = proposal_.model().log_prob(x);
   }
+  /// A draw of P_θ: an independence sampler started where P_θ ≪ π (the
+  /// Fredkin zigzag at c > ½) would refuse every proposal for a long time.
+  void start(std::uint8_t* x, UniformStream& u) const override {
+    std::vector<double> draws(static_cast<std::size_t>(lattice_.sites()));
+    for (double& v : draws) v = u.next();
+    proposal_.model().sample(draws.data(), x);
+  }
   std::int64_t step(std::uint8_t* x, double* cache, UniformStream& u) override {
     return diffusion_step(proposal_, lattice_, x, cache[0], cache[1], u, scratch_) ? 1 : 0;
   }
@@ -271,6 +278,9 @@ class MonteCarloExperiment : public Experiment {
         exact_law_(data_law(model_)),
         exact_(observables_.exact(exact_law_, kExactBudget)),
         learned_(model_.sites(), settings_.bond, settings_.seed) {
+    if (model_.kind != ModelKind::kFredkin && model_.beta == 0)
+      throw UsageError("spin.beta", "is 0, where π is uniform and a Metropolis sweep in order flips every spin (a "
+                                    "deterministic map that never mixes); accepted for spin.mode=monte_carlo: β > 0");
     for (const std::string& key : kTwinKeys)
       if (c.given(key))
         throw UsageError(key,

@@ -244,16 +244,21 @@ TEST(LatticeMoves, MetropolisAndWolffSampleTheIsingCylinder) {
   expect_chain_mean(m, 1, wolff, 2000);
 }
 
+// In all three phases; c = ½ (π uniform on Dyck paths) is where a
+// Metropolis acceptance of 1 would make the sweep deterministic.
 TEST(LatticeMoves, PairExchangesSampleTheFredkinChain) {
-  ModelSpec m;
-  m.kind = ModelKind::kFredkin;
-  m.length = 12;
-  m.c = 0.7;
-  const LatticeMoves moves(m);
-  EXPECT_TRUE(std::isfinite(moves.log_weight(moves.start().data())));
-  EXPECT_EQ(moves.log_weight(config(12, 0).data()), -std::numeric_limits<double>::infinity());
-  auto exchange = [](const LatticeMoves& l, std::uint8_t* x, UniformStream& u) { l.metropolis_sweep(x, u); };
-  expect_chain_mean(m, 1, exchange, 2000);  // the area
+  for (double c : {0.3, 0.5, 0.7}) {
+    ModelSpec m;
+    m.kind = ModelKind::kFredkin;
+    m.length = 12;
+    m.c = c;
+    const LatticeMoves moves(m);
+    EXPECT_TRUE(std::isfinite(moves.log_weight(moves.start().data())));
+    EXPECT_EQ(moves.log_weight(config(12, 0).data()), -std::numeric_limits<double>::infinity());
+    auto exchange = [](const LatticeMoves& l, std::uint8_t* x, UniformStream& u) { l.metropolis_sweep(x, u); };
+    expect_chain_mean(m, 1, exchange, 2000);  // the area
+    expect_chain_mean(m, 0, exchange, 2000);  // h_{L/2}
+  }
 }
 
 // AR(1) chains x_t = ρ x_{t−1} + √(1 − ρ²) ξ_t have τ = (1 + ρ) / (2 (1 − ρ)).
