@@ -30,6 +30,17 @@ ChainEstimate estimate_chains(const std::vector<double>& series, int chains, int
     for (std::size_t j = 0; j < halved.size(); ++j) halved[j] = 0.5 * (blocks[2 * j] + blocks[2 * j + 1]);
     blocks = std::move(halved);
   } while (blocks.size() >= static_cast<std::size_t>(kMinBlocks));
+  if (chains > 1) {
+    double spread = 0;
+    for (int c = 0; c < chains; ++c) {
+      double m = 0;
+      for (int t = 0; t < steps; ++t)
+        m += series[static_cast<std::size_t>(c) * static_cast<std::size_t>(steps) + static_cast<std::size_t>(t)];
+      m /= steps;
+      spread += (m - e.mean) * (m - e.mean) / (chains - 1);
+    }
+    worst = std::max(worst, std::sqrt(spread / chains));
+  }
   e.standard_error = worst;
   if (worst > 0) {
     e.effective_samples = std::min(n, e.variance / (worst * worst));

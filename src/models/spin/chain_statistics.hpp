@@ -6,7 +6,10 @@
 // are averaged, and the standard error of the mean from the spread of the
 // block means grows with k until blocks are longer than the correlation
 // time, then stays. The estimate taken is the largest over the levels with
-// at least kMinBlocks blocks. With σ² the variance of a single a_{c,t}, the
+// at least kMinBlocks blocks, and at least the spread of the C chain means
+// over √C: chains that stay in the basin they start in (the sign of m in
+// the ordered phase) each give a flat series, whose blocks see no error,
+// while their means disagree. With σ² the variance of a single a_{c,t}, the
 // effective sample size is ESS = σ² / SE² and the integrated
 // autocorrelation time τ = C M / (2 ESS) (τ = ½ for independent samples).
 // Not collective.
