@@ -60,11 +60,5 @@ source "$jobs/job-lib.sh"
 # shellcheck source=SCRIPTDIR/study-lib.sh
 source "$jobs/study-lib.sh"
 
-mode=${1:-}
-case $mode in
-  submit | local | check) shift ;;
-  -h | --help) study_help "${BASH_SOURCE[0]}" && exit 0 ;;
-  *) study_die free-n-study 2 "usage: $0 submit|local|check [--key=value ...]   ($0 --help for more)" ;;
-esac
-study_launch free-n-study "$jobs/free_n_study.py" "$jobs/free-n-study.sbatch" "$jobs/free-n-collect.sbatch" "" \
-  "$mode" "$@"
+study_main free-n-study "$jobs/free_n_study.py" "$jobs/free-n-study.sbatch" "$jobs/free-n-collect.sbatch" "" \
+  "${BASH_SOURCE[0]}" "$@"

@@ -38,12 +38,12 @@ import configparser
 import math
 import os
 import re
-import shlex
 import sys
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kl_study import OPTION, InputError, rejected, replacing, save, text, write_csv  # noqa: E402
+from study_common import (common_options, config_section, plot_modules, read_runs,  # noqa: E402
+                          rejected, replacing, run_main, save, task_command, task_name, text, write_csv)
 
 PROG = "free-n-study"
 
@@ -63,12 +63,6 @@ RESERVED = OrderedDict([("family", "the study (free)"),
                         ("output", "the study (task-NNN.h5 in the output directory)"),
                         ("free.matrix_size", "TWINFLOW_FREE_N"),
                         ("free.matrices", "TWINFLOW_FREE_POINTS (ceil(points / N) matrices)")])
-OPTION_ACCEPTED = "--key=value, for any key but " + ", ".join(RESERVED)
-
-
-def task_name(index):
-    return f"task-{index:03d}"
-
 
 # ----------------------------------------------------------------------------- the tasks
 
@@ -100,56 +94,23 @@ def eigenvalue_points():
     return int(points)
 
 
-def parse_option(token):
-    """'--key=value' -> (key, value), refusing malformed and reserved keys."""
-    m = OPTION.match(token)
-    if not m:
-        raise rejected("command line", "argument", token, "is not of the form --key=value", OPTION_ACCEPTED)
-    key, value = m.group(1), m.group(2)
-    if key in RESERVED:
-        raise rejected("command line", "argument", token, f"sets '{key}', which is given by {RESERVED[key]}",
-                       OPTION_ACCEPTED)
-    return key, value
-
-
 def plan(extra):
-    """[(N, K)] of every task and the options common to all (each key once:
-    twinflow rejects a key given twice)."""
+    """[(N, K)] of every task and the options common to all."""
     sizes = matrix_sizes()
     points = eigenvalue_points()
-    options = OrderedDict(STUDY_OPTIONS)
-    options.update(parse_option(token) for token in extra)
-    return [(n, -(-points // n)) for n in sizes], options
+    return [(n, -(-points // n)) for n in sizes], common_options(extra, STUDY_OPTIONS, RESERVED)
 
 
-def run_args(size, matrices, index, options, outdir):
+def run_args(task, index, options, outdir):
+    size, matrices = task
     args = ["--family=free", f"--free.matrix_size={size}", f"--free.matrices={matrices}"]
     args += [f"--{k}={v}" for k, v in options.items()]
     args.append(f"--output={os.path.join(outdir, task_name(index) + '.h5')}")
     return args
 
 
-def task_command(command, argv):
-    if command == "args":
-        if len(argv) < 2:
-            usage()
-        index, outdir, extra = argv[0], argv[1], argv[2:]
-    else:
-        extra = argv
-    tasks, options = plan(extra)
-    if command == "args":
-        if not re.fullmatch(r"[0-9]+", index) or int(index) >= len(tasks):
-            raise rejected("command line", "task", index, "does not exist", f"0..{len(tasks) - 1}")
-        size, matrices = tasks[int(index)]
-        print("\n".join(run_args(size, matrices, int(index), options, outdir)))
-    elif command == "count":
-        print(len(tasks))
-    else:
-        for index, (size, matrices) in enumerate(tasks):
-            print(f"{task_name(index)}  twinflow run " +
-                  shlex.join(run_args(size, matrices, index, options, "OUTDIR")))
-        print(f"{PROG}: {len(tasks)} runs (N = {', '.join(str(n) for n, _ in tasks)}), valid")
-    return 0
+def commands(command, argv):
+    return task_command(PROG, command, argv, plan, run_args, lambda tasks: "N = " + ", ".join(str(n) for n, _ in tasks))
 
 
 # ----------------------------------------------------------------------------- the collector
@@ -158,14 +119,6 @@ def task_command(command, argv):
 RUN_COLUMNS = ("file", "N", "matrices", "eigenvalues", "beta", "time", "w1", "l1", "noise_floor_l1",
                "m2_particles", "m2_finite_n_exact", "m2_error", "m2_error_se")
 CSV_NAME, RATE_NAME, PLOT_NAME = "free-n-study.csv", "free-n-rate.txt", "free_n_w1.png"
-
-
-def free_config(config):
-    """The [free] section of the resolved INI text in the root attribute
-    `config` (keys before any section header count as [general])."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(config if config.lstrip().startswith("[") else "[general]\n" + config)
-    return parser["free"]
 
 
 def last(group, name):
@@ -184,7 +137,7 @@ def read_run(path, h5py):
                                    "diagnostics/free/m2_particles_finite_n_exact") if d not in f]
             if missing:
                 return "lacks " + ", ".join("/" + d for d in missing)
-            free = free_config(text(f.attrs.get("config", "")))
+            free = config_section(text(f.attrs.get("config", "")), "free")
             compare, diagnostics = f["compare"], f["diagnostics/free"]
             run = {"file": os.path.basename(path), "N": int(free["matrix_size"]),
                    "matrices": int(free["matrices"]), "beta": int(free["beta"]), "time": last(f, "time"),
@@ -265,29 +218,8 @@ def plot_w1(path, runs, fit, plt, np):
 
 
 def collect(outdir):
-    try:
-        import h5py
-        import matplotlib
-        import numpy as np
-    except ImportError as e:
-        raise InputError(f"collect needs h5py, numpy and matplotlib ({e}); accepted: a Python 3 with the "
-                         "Debian packages python3-h5py python3-matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not os.path.isdir(outdir):
-        raise InputError(f"{outdir}: not a directory; accepted: the output directory of a study")
-    files = sorted(n for n in os.listdir(outdir) if n.endswith(".h5"))
-    runs = []
-    for name in files:
-        run = read_run(os.path.join(outdir, name), h5py)
-        if isinstance(run, str):
-            print(f"{PROG}: warning: skipped {name}: {run}", file=sys.stderr)
-        else:
-            runs.append(run)
-    if not runs:
-        raise InputError(f"{outdir}: no usable run: {len(files)} .h5 file(s), none a readable run of family "
-                         "free; accepted: a directory with the task-NNN.h5 files of a study")
+    h5py, np, plt = plot_modules()
+    runs = read_runs(PROG, outdir, lambda path: read_run(path, h5py), "a readable run of family free")
     runs.sort(key=lambda r: (r["N"], r["file"]))
     if len({r["beta"] for r in runs}) > 1 or len({r["time"] for r in runs}) > 1:
         print(f"{PROG}: warning: the runs differ in beta or in T; the rate mixes them", file=sys.stderr)
@@ -306,24 +238,8 @@ def collect(outdir):
     return 0
 
 
-def usage():
-    print(__doc__.split("\n\n")[1], file=sys.stderr)
-    sys.exit(2)
-
-
 def main(argv):
-    if len(argv) < 2:
-        usage()
-    command = argv[1]
-    try:
-        if command in ("check", "count", "args"):
-            return task_command(command, argv[2:])
-        if command == "collect" and len(argv) == 3:
-            return collect(argv[2])
-        usage()
-    except InputError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
+    return run_main(PROG, __doc__, argv, commands, collect)
 
 
 if __name__ == "__main__":

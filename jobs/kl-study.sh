@@ -51,15 +51,5 @@ source "$jobs/job-lib.sh"
 # shellcheck source=SCRIPTDIR/study-lib.sh
 source "$jobs/study-lib.sh"
 
-mode=${1:-}
-case $mode in
-  submit | local | check) shift ;;
-  -h | --help) study_help "${BASH_SOURCE[0]}" && exit 0 ;;
-  *) study_die kl-study 2 "usage: $0 submit|local|check [TABLE] [--key=value ...]   ($0 --help for more)" ;;
-esac
-table=$jobs/kl-study.table
-if [[ $# -gt 0 && $1 != --* ]]; then
-  table=$1
-  shift
-fi
-study_launch kl-study "$jobs/kl_study.py" "$jobs/kl-study.sbatch" "$jobs/kl-collect.sbatch" "$table" "$mode" "$@"
+study_main kl-study "$jobs/kl_study.py" "$jobs/kl-study.sbatch" "$jobs/kl-collect.sbatch" "$jobs/kl-study.table" \
+  "${BASH_SOURCE[0]}" "$@"

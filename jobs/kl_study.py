@@ -16,15 +16,16 @@ accepted: ...` on stderr and exit status 2. They need only the standard
 library; `collect` also needs h5py, numpy and matplotlib.
 """
 import configparser
-import csv
 import math
 import os
 import re
 import shlex
 import sys
-import tempfile
 from collections import OrderedDict, namedtuple
-from contextlib import contextmanager
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from study_common import (OPTION, InputError, Usage, plot_modules, read_runs, rejected,  # noqa: E402,F401
+                          replacing, run_main, save, task_name, text, write_csv)
 
 PROG = "kl-study"
 
@@ -36,21 +37,6 @@ MAX_STEPS = 10**9
 STEPS_ACCEPTED = f"an integer in [1, {MAX_STEPS:.0e}]"
 TARGET_ACCEPTED = ("'weight:mean:variance' components joined by ';' (weights > 0 summing to 1, "
                    "variances >= 0; mean and variance comma lists), or file:PATH")
-OPTION = re.compile(r"--([A-Za-z0-9_][A-Za-z0-9_.-]*)=(.*)\Z", re.S)
-
-
-class InputError(Exception):
-    """A rejected input; the message is the whole line after the program name."""
-
-
-def rejected(where, column, value, problem, accepted):
-    return InputError(f"{where}: {column} '{value}' {problem}; accepted: {accepted}")
-
-
-def task_name(row):
-    return f"task-{row:03d}"
-
-
 # ----------------------------------------------------------------------------- the table
 
 # Keys the study sets itself, with the reason, so that neither a row override
@@ -145,12 +131,12 @@ def read_table(path):
         raise InputError(f"{path}: cannot read the table ({getattr(e, 'strerror', None) or e}); accepted: a "
                          f"readable text file, {ROW_FORMAT}") from None
     rows = []
-    for number, text in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=1):
         where = f"{path}:{number}"
         try:
-            tokens = shlex.split(text, comments=True)  # quotes allowed, '#' starts a comment
+            tokens = shlex.split(line, comments=True)  # quotes allowed, '#' starts a comment
         except ValueError as e:
-            raise InputError(f"{where}: row '{text.strip()}' cannot be split ({e}); accepted: {ROW_FORMAT}") \
+            raise InputError(f"{where}: row '{line.strip()}' cannot be split ({e}); accepted: {ROW_FORMAT}") \
                 from None
         if tokens:
             rows.append(parse_row(where, tokens))
@@ -189,7 +175,7 @@ def run_args(row, index, options, outdir):
 
 def table_command(command, argv):
     if len(argv) < 1 or (command == "args" and len(argv) < 3):
-        usage()
+        raise Usage()
     table = argv[0]
     rows = read_table(table)
     if command == "args":
@@ -227,14 +213,6 @@ AFFINE_TOLERANCE = 1e-6
 SUMMARY = "kl-study.csv", "kl-study.h5", "slopes.csv", "kl_vs_h.png", "particle_vs_exact.png"
 
 
-def text(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if hasattr(value, "shape") and value.shape == (1,):
-        return text(value[0])
-    return str(value)
-
-
 def grid_of(config):
     """(dim, cells) from the resolved INI text in the root attribute `config`
     (its first keys come before any section)."""
@@ -270,34 +248,6 @@ def read_run(path, h5py):
             return run
     except (OSError, KeyError, ValueError, TypeError, IndexError) as e:
         return f"unreadable ({e})"
-
-
-def fmt(x):
-    """Numbers for the CSV files: round-trip exact; NaN as 'nan'."""
-    if isinstance(x, float):
-        return repr(x) if math.isfinite(x) else "nan"
-    return str(x)
-
-
-@contextmanager
-def replacing(path):
-    """Yields a temporary name next to path, renamed onto path on success."""
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_csv(path, columns, rows):
-    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([fmt(r[c]) for c in columns])
 
 
 def fit_slopes(groups, np):
@@ -464,36 +414,9 @@ def plot_particle_vs_exact(path, runs, plt):
     save(fig, path, plt)
 
 
-def save(fig, path, plt):
-    with replacing(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
 def collect(outdir):
-    try:
-        import h5py
-        import matplotlib
-        import numpy as np
-    except ImportError as e:
-        raise InputError(f"collect needs h5py, numpy and matplotlib ({e}); accepted: a Python 3 with the "
-                         "Debian packages python3-h5py python3-matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not os.path.isdir(outdir):
-        raise InputError(f"{outdir}: not a directory; accepted: the output directory of a study")
-    files = sorted(n for n in os.listdir(outdir) if n.endswith(".h5") and n not in SUMMARY)
-    runs = []
-    for name in files:
-        run = read_run(os.path.join(outdir, name), h5py)
-        if isinstance(run, str):
-            print(f"{PROG}: warning: skipped {name}: {run}", file=sys.stderr)
-        else:
-            runs.append(run)
-    if not runs:
-        raise InputError(f"{outdir}: no usable run: {len(files)} .h5 file(s), none with a readable /sampler_law "
-                         "group; accepted: a directory with the task-NNN.h5 files of a study")
+    h5py, np, plt = plot_modules()
+    runs = read_runs(PROG, outdir, lambda path: read_run(path, h5py), "with a readable /sampler_law group", SUMMARY)
 
     runs.sort(key=lambda r: (group_order(tuple(r[c] for c in GROUP)), -r["h"], r["file"]))
     groups = OrderedDict()
@@ -519,24 +442,8 @@ def collect(outdir):
     return 0
 
 
-def usage():
-    print(__doc__.split("\n\n")[1], file=sys.stderr)
-    sys.exit(2)
-
-
 def main(argv):
-    if len(argv) < 2:
-        usage()
-    command = argv[1]
-    try:
-        if command in ("check", "count", "args"):
-            return table_command(command, argv[2:])
-        if command == "collect" and len(argv) == 3:
-            return collect(argv[2])
-        usage()
-    except InputError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
+    return run_main(PROG, __doc__, argv, table_command, collect)
 
 
 if __name__ == "__main__":

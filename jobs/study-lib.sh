@@ -10,6 +10,30 @@
 # i runs task i, and a collector script submitted with afterok. Sourced after
 # job-lib.sh; defines functions only.
 
+# study_main NAME SCRIPT TASK_SBATCH COLLECT_SBATCH DEFAULT_TABLE LAUNCHER ARGS...
+# A launcher's command line: ARGS is `MODE [TABLE] [--key=value ...]` (TABLE
+# only for a study with a DEFAULT_TABLE, "" otherwise; a first argument
+# that is no option replaces it), or --help (the header of LAUNCHER).
+study_main() {
+  local name=$1 script=$2 task_sbatch=$3 collect_sbatch=$4 table=$5 launcher=$6
+  shift 6
+  local mode=${1:-} usage="usage: $launcher submit|local|check"
+  [[ -n $table ]] && usage+=" [TABLE]"
+  case $mode in
+    submit | local | check) shift ;;
+    -h | --help)
+      sed -n '2,/^$/s/^# \{0,1\}//p' "$launcher"
+      exit 0
+      ;;
+    *) study_die "$name" 2 "$usage [--key=value ...]   ($launcher --help for more)" ;;
+  esac
+  if [[ -n $table && $# -gt 0 && $1 != --* ]]; then
+    table=$1
+    shift
+  fi
+  study_launch "$name" "$script" "$task_sbatch" "$collect_sbatch" "$table" "$mode" "$@"
+}
+
 # study_launch NAME SCRIPT TASK_SBATCH COLLECT_SBATCH TABLE MODE [--key=value ...]
 # The whole of a study's launcher (jobs/NAME.sh). TABLE is the study's run
 # table, copied into the output directory for the jobs to read, or "" for a
@@ -107,12 +131,6 @@ study_launch() {
 study_die() {
   echo "$1: $3" >&2
   exit "$2"
-}
-
-# study_help FILE: prints the header of FILE (its comment lines up to the
-# first blank line, without the leading "# ").
-study_help() {
-  sed -n '2,/^$/s/^# \{0,1\}//p' "$1"
 }
 
 # study_task NAME SCRIPT HAS_TABLE [TABLE] OUTDIR [--key=value ...]

@@ -58,6 +58,18 @@ slurm_test_prerequisites() {
   done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true)
 }
 
+# slurm_study_prerequisites WHO BINARY SCRATCH: slurm_test_prerequisites,
+# and a skip (77) without scontrol or a Python with h5py, numpy and
+# matplotlib (a study's collector needs them).
+slurm_study_prerequisites() {
+  slurm_test_prerequisites "$2" "$3"
+  # shellcheck source=SCRIPTDIR/../../jobs/job-lib.sh
+  source "$repo/jobs/job-lib.sh"
+  command -v scontrol >/dev/null 2>&1 || skip "scontrol not found (Debian package slurm-client)"
+  twinflow_python "$1" >/dev/null 2>&1 ||
+    skip "no Python with h5py, numpy and matplotlib (Debian packages python3-h5py python3-matplotlib)"
+}
+
 slurm_test_cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -86,4 +98,67 @@ slurm_test_start() {
   [[ $export_line == "export SLURM_CONF="* ]] || fail "unexpected output from local-slurm.sh start: $export_line"
   eval "$export_line"
   echo "local Slurm up in $((SECONDS - t0)) s ($SLURM_CONF)"
+}
+
+# study_submit_and_wait NAME DIR ARGS...: runs `jobs/NAME.sh submit ARGS...`
+# in DIR (a throwaway Slurm started by slurm_test_start), waits for its
+# collector job and fails, showing the jobs' logs, unless the array and the
+# collector completed. Sets `outdir`, `array` and `collector`.
+study_submit_and_wait() {
+  local name=$1 dir=$2
+  shift 2
+  local status=0 job_state reason wait_limit deadline
+  (cd "$dir" && exec bash "$repo/jobs/$name.sh" submit "$@") >"$dir/submit.out" 2>"$dir/submit.err" || status=$?
+  cat "$dir/submit.out"
+  array=$(sed -n "s/^$name: array job \([0-9]*\) .*/\1/p" "$dir/submit.out")
+  collector=$(sed -n "s/^$name: collector job \([0-9]*\) .*/\1/p" "$dir/submit.out")
+  outdir=$(sed -n "s/^$name: output in //p" "$dir/submit.out")
+  study_dir=$dir
+  ((status == 0)) || { study_show; fail "$name.sh submit exit status $status"; }
+  [[ $array =~ ^[0-9]+$ && $collector =~ ^[0-9]+$ && -d $outdir ]] ||
+    { study_show; fail "$name.sh submit printed no array job id, collector job id or output directory"; }
+  [[ $outdir == "$dir/$name"-* ]] || fail "output directory $outdir is not a new $name-<time> in $dir"
+
+  # The collector ends (COMPLETED, FAILED, ...), or stays pending for ever
+  # with reason DependencyNeverSatisfied when a task of the array failed.
+  wait_limit=${TWINFLOW_TEST_TIMEOUT:-300}
+  deadline=$((SECONDS + wait_limit))
+  while :; do
+    job_state=$(job_field "$collector" JobState)
+    reason=$(job_field "$collector" Reason)
+    case $job_state in
+      PENDING | RUNNING | COMPLETING | CONFIGURING | SUSPENDED | REQUEUE*)
+        [[ $reason == DependencyNeverSatisfied ]] && { study_show; fail "a task of array job $array failed (logs above)"; }
+        ;;
+      *) break ;;
+    esac
+    ((SECONDS < deadline)) || { study_show; fail "collector job $collector not done after $wait_limit s (state $job_state)"; }
+    sleep 2
+  done
+  echo "collector job $collector $job_state $((SECONDS - t0)) s after the start of the local Slurm"
+  [[ $job_state == COMPLETED ]] || { study_show; fail "collector job $collector ended $job_state"; }
+}
+
+# job_field JOBID FIELD: a field of `scontrol show job` (empty when unknown).
+job_field() {
+  scontrol show job -o "$1" 2>/dev/null | head -n 1 | grep -o "\b$2=[^ ]*" | cut -d= -f2 || true
+}
+
+# study_show: the submit's stderr, the study's logs, the jobs and the end of
+# slurmd's log, on stderr (after study_submit_and_wait).
+study_show() {
+  local f
+  echo "----- submit stderr -----" >&2
+  cat "$study_dir/submit.err" >&2 || true
+  for f in "$outdir"/task-*.log "$outdir"/collect.log; do
+    [[ -f $f ]] || continue
+    echo "----- $f -----" >&2
+    cat "$f" >&2
+  done
+  echo "----- jobs -----" >&2
+  for f in $array $collector; do
+    scontrol show job -o "$f" >&2 || true
+  done
+  echo "----- tail $state/log/slurmd.log -----" >&2
+  tail -n 20 "$state/log/slurmd.log" >&2 || true
 }

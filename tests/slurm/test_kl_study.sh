@@ -27,13 +27,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=SCRIPTDIR/slurm-test-lib.sh
 source "$here/slurm-test-lib.sh"
-# shellcheck source=SCRIPTDIR/../../jobs/job-lib.sh
-source "$repo/jobs/job-lib.sh"
-
-slurm_test_prerequisites "$1" "$2"
-command -v scontrol >/dev/null 2>&1 || skip "scontrol not found (Debian package slurm-client)"
-twinflow_python test_kl_study >/dev/null 2>&1 ||
-  skip "no Python with h5py, numpy and matplotlib (Debian packages python3-h5py python3-matplotlib)"
+slurm_study_prerequisites test_kl_study "$1" "$2"
 slurm_test_start
 
 # --- submit -------------------------------------------------------------------
@@ -51,58 +45,7 @@ EOF
 rows=4
 export TWINFLOW=$binary
 unset TWINFLOW_OUTDIR TWINFLOW_PARTICLES
-status=0
-(cd "$study" && exec bash "$repo/jobs/kl-study.sh" submit "$table" --grid.cells=128 --particles.count=20000) \
-  >"$study/submit.out" 2>"$study/submit.err" || status=$?
-cat "$study/submit.out"
-array=$(sed -n 's/^kl-study: array job \([0-9]*\) .*/\1/p' "$study/submit.out")
-collector=$(sed -n 's/^kl-study: collector job \([0-9]*\) .*/\1/p' "$study/submit.out")
-outdir=$(sed -n 's/^kl-study: output in //p' "$study/submit.out")
-
-show() {
-  local f
-  echo "----- submit stderr -----" >&2
-  cat "$study/submit.err" >&2 || true
-  for f in "$outdir"/task-*.log "$outdir"/collect.log; do
-    [[ -f $f ]] || continue
-    echo "----- $f -----" >&2
-    cat "$f" >&2
-  done
-  echo "----- jobs -----" >&2
-  for f in $array $collector; do
-    scontrol show job -o "$f" >&2 || true
-  done
-  echo "----- tail $state/log/slurmd.log -----" >&2
-  tail -n 20 "$state/log/slurmd.log" >&2 || true
-}
-
-((status == 0)) || { show; fail "kl-study.sh submit exit status $status"; }
-[[ $array =~ ^[0-9]+$ && $collector =~ ^[0-9]+$ && -d $outdir ]] ||
-  { show; fail "kl-study.sh submit printed no array job id, collector job id or output directory"; }
-[[ $outdir == "$study"/kl-study-* ]] || fail "output directory $outdir is not a new kl-study-<time> in $study"
-
-# --- wait for the collector -----------------------------------------------------
-# The collector ends (COMPLETED, FAILED, ...), or stays pending for ever with
-# reason DependencyNeverSatisfied when a task of the array failed.
-job_field() { # jobid field
-  scontrol show job -o "$1" 2>/dev/null | head -n 1 | grep -o "\b$2=[^ ]*" | cut -d= -f2 || true
-}
-wait_limit=${TWINFLOW_TEST_TIMEOUT:-300}
-deadline=$((SECONDS + wait_limit))
-while :; do
-  job_state=$(job_field "$collector" JobState)
-  reason=$(job_field "$collector" Reason)
-  case $job_state in
-    PENDING | RUNNING | COMPLETING | CONFIGURING | SUSPENDED | REQUEUE*)
-      [[ $reason == DependencyNeverSatisfied ]] && { show; fail "a task of array job $array failed (logs above)"; }
-      ;;
-    *) break ;;
-  esac
-  ((SECONDS < deadline)) || { show; fail "collector job $collector not done after $wait_limit s (state $job_state)"; }
-  sleep 2
-done
-echo "collector job $collector $job_state $((SECONDS - t0)) s after the start of the local Slurm"
-[[ $job_state == COMPLETED ]] || { show; fail "collector job $collector ended $job_state"; }
+study_submit_and_wait kl-study "$study" "$table" --grid.cells=128 --particles.count=20000
 
 # --- check the output -----------------------------------------------------------
 if ! "$python" - "$outdir" "$rows" <<'EOF'; then
@@ -166,7 +109,7 @@ for e in errors:
     print(f"{outdir}: {e}", file=sys.stderr)
 sys.exit(1 if errors else 0)
 EOF
-  show
+  study_show
   fail "output check failed for $outdir"
 fi
 grep -E '^(PASS|FAIL) ' "$outdir/collect.log" || true
