@@ -149,7 +149,7 @@ def commands(command, argv):
 # ----------------------------------------------------------------------------- the collector
 
 SAMPLERS = ("metropolis", "wolff", "direct", "connected")
-COLUMNS = ("file", "model", "width", "L", "beta", "c", "sampler", "noise_time", "observable", "mean",
+COLUMNS = ("file", "model", "width", "L", "beta", "c", "steps", "sampler", "noise_time", "observable", "mean",
            "standard_error", "exact", "error", "z", "acceptance", "tau", "effective_samples", "seconds",
            "ess_per_second")
 LEARNING_COLUMNS = ("file", "model", "width", "L", "beta", "c", "bond", "round", "acceptance", "nll_before",
@@ -185,6 +185,7 @@ def read_run(path, h5py):
             spin = config_section(text(f.attrs.get("config", "")), "spin")
             mc = f["monte_carlo"]
             base = {"file": os.path.basename(path), "model": spin["model"], "L": int(spin["L"]),
+                    "steps": int(spin["mc.steps"]),
                     "width": int(spin["width"]) if spin["model"] == "ising2d" else 1,
                     "beta": float(spin["beta"]) if spin["model"] == "ising2d" else NAN,
                     "c": float(spin["c"]) if spin["model"] == "fredkin" else NAN}
@@ -246,8 +247,10 @@ def case(row):
 
 def markdown(runs):
     """The comparison table: per run and sampler, the error of the two
-    observables in standard errors, the acceptance, τ and ESS/s."""
-    lines = ["| model | sampler | acceptance | energy or area: error (z) | |m| or h_{L/2}: error (z) | τ | ESS/s |",
+    observables in standard errors, the acceptance, τ and ESS/s. A τ above
+    M/64 (fewer than 32 blocks of 2τ steps) is marked †: the blocking error
+    bar, and with it z, is not to be trusted there."""
+    lines = ["| model | sampler | acceptance | energy or area: error (z) | \\|m\\| or h_{L/2}: error (z) | τ | ESS/s |",
              "|---|---|---|---|---|---|---|"]
     for run in runs:
         rows = run["rows"]
@@ -259,7 +262,8 @@ def markdown(runs):
             by = {r["observable"]: r for r in group}
             a, b = by[primary(run["base"]["model"])], by[second]
             cells = [case(a), label(a), f"{a['acceptance']:.3f}", f"{a['error']:+.2e} ({a['z']:+.1f})",
-                     f"{b['error']:+.2e} ({b['z']:+.1f})", f"{a['tau']:.3g}", f"{a['ess_per_second']:.3g}"]
+                     f"{b['error']:+.2e} ({b['z']:+.1f})",
+                     f"{a['tau']:.3g}" + (" †" if a["tau"] > a["steps"] / 64 else ""), f"{a['ess_per_second']:.3g}"]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
