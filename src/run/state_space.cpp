@@ -278,6 +278,25 @@ Vec StateVectorSpace::create_vector() const {
   return v;
 }
 
+Vec StateVectorSpace::create_vector(const std::vector<double>& owned) const {
+  Vec v = create_vector();
+  PetscScalar* a = nullptr;
+  TF_CHECK_PETSC(VecGetArray(v, &a));
+  std::copy(owned.begin(), owned.end(), a);
+  TF_CHECK_PETSC(VecRestoreArray(v, &a));
+  return v;
+}
+
+std::vector<double> StateVectorSpace::owned_values(Vec v) {
+  PetscInt n = 0;
+  TF_CHECK_PETSC(VecGetLocalSize(v, &n));
+  const PetscScalar* a = nullptr;
+  TF_CHECK_PETSC(VecGetArrayRead(v, &a));
+  std::vector<double> out(a, a + n);
+  TF_CHECK_PETSC(VecRestoreArrayRead(v, &a));
+  return out;
+}
+
 void StateVectorSpace::write_axes(OutputFile& out) const {
   out.group("/" + name());
   out.attribute("/" + name(), "sites", static_cast<std::int64_t>(sites_));

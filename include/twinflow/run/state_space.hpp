@@ -133,8 +133,12 @@ class StateVectorSpace : public CellSpace {
  public:
   StateVectorSpace(MPI_Comm comm, const std::string& name, int sites);
   int sites() const { return sites_; }
-  /// A Vec with this space's layout (the caller destroys it).
+  /// A Vec with this space's layout (the caller destroys it). Collective.
   Vec create_vector() const;
+  /// The same, holding this rank's block `owned`. Collective.
+  Vec create_vector(const std::vector<double>& owned) const;
+  /// This rank's block of a Vec of this layout. Not collective.
+  static std::vector<double> owned_values(Vec v);
   void write_axes(OutputFile& out) const override;
   double cell_measure() const override { return 1.0; }
   bool is_line() const override { return false; }

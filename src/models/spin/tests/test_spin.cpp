@@ -26,24 +26,6 @@ std::vector<double> block_of(const Mps& law, const StateVectorSpace& space) {
   return p;
 }
 
-Vec vec_of(const StateVectorSpace& space, const std::vector<double>& owned) {
-  Vec v = space.create_vector();
-  PetscScalar* a = nullptr;
-  VecGetArray(v, &a);
-  std::copy(owned.begin(), owned.end(), a);
-  VecRestoreArray(v, &a);
-  return v;
-}
-
-std::vector<double> values_of(Vec v) {
-  PetscInt n = 0;
-  VecGetLocalSize(v, &n);
-  const PetscScalar* a = nullptr;
-  VecGetArrayRead(v, &a);
-  std::vector<double> out(a, a + n);
-  VecRestoreArrayRead(v, &a);
-  return out;
-}
 
 double l1(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
@@ -103,11 +85,11 @@ TEST(FlipKernel, AgreesWithTheNoisedMpsToRoundOff) {
   const NoisedLaw law(data_law(ising(11)), 0.7);
   const StateVectorSpace space(MPI_COMM_WORLD, "states", 11);
   SiteFlips flips(space, 1);
-  Vec v = vec_of(space, block_of(law.data(), space));
+  Vec v = space.create_vector(block_of(law.data(), space));
   apply_flip_kernel(flips, v, law.gamma(), 0.4);
   // Eleven 2×2 products of positive terms: round-off of a few ulps of each
   // probability, summed over 2^11 states.
-  EXPECT_LT(l1(values_of(v), block_of(law.at(0.4), space)), 1e-13);
+  EXPECT_LT(l1(StateVectorSpace::owned_values(v), block_of(law.at(0.4), space)), 1e-13);
   VecDestroy(&v);
 }
 
@@ -118,9 +100,9 @@ TEST(ForwardMasterEquation, ConvergesToTheKernelAtFourthOrder) {
   double error[2];
   for (int k = 0; k < 2; ++k) {
     const double dt = 0.05 / (1 << k);  // both below the stability limit 1/(γL) = 0.1
-    ForwardMasterEquation me(space, law.gamma(), vec_of(space, block_of(law.data(), space)), dt);
+    ForwardMasterEquation me(space, law.gamma(), space.create_vector(block_of(law.data(), space)), dt);
     ASSERT_TRUE(me.advance_to(1.0));
-    error[k] = l1(values_of(me.density()), exact);
+    error[k] = l1(StateVectorSpace::owned_values(me.density()), exact);
     EXPECT_LT(me.max_mass_drift(), 1e-13);
   }
   // RK4: error ∝ dt⁴, ratio 16 at half the step (within 15 %).
@@ -134,10 +116,10 @@ TEST(ForwardMasterEquation, GeneratorMatchesSerialOnAnyRankBlocks) {
   const int sites = 9;
   const StateVectorSpace space(MPI_COMM_WORLD, "states", sites);
   const Mps p = data_law(ising(sites, 0.3, 0.5));
-  ForwardMasterEquation me(space, 1.3, vec_of(space, block_of(p, space)), 0.01);
+  ForwardMasterEquation me(space, 1.3, space.create_vector(block_of(p, space)), 0.01);
   Vec out = space.create_vector();
   me.apply_generator(me.density(), out);
-  const std::vector<double> got = values_of(out);
+  const std::vector<double> got = StateVectorSpace::owned_values(out);
   std::vector<double> all(std::size_t{1} << sites);
   p.probabilities(0, static_cast<std::int64_t>(all.size()), all.data());
   for (std::int64_t k = 0; k < space.slab().count[0]; ++k) {
@@ -157,9 +139,9 @@ TEST(ReverseMasterEquation, ReturnsTheDataLawAtFourthOrder) {
   double error[2];
   for (int k = 0; k < 2; ++k) {
     const double dt = 0.01 / (1 << k);  // below the Gershgorin limit (about 0.02 here)
-    ReverseMasterEquation me(space, law.gamma(), horizon, vec_of(space, block_of(law.at(horizon), space)), dt, exact);
+    ReverseMasterEquation me(space, law.gamma(), horizon, space.create_vector(block_of(law.at(horizon), space)), dt, exact);
     ASSERT_TRUE(me.advance_to(horizon));
-    error[k] = l1(values_of(me.density()), block_of(law.data(), space));
+    error[k] = l1(StateVectorSpace::owned_values(me.density()), block_of(law.data(), space));
   }
   // RK4 again; the constant is that of dt⁴ times the fourth power of the
   // largest reverse rate (about 50 here): measured 3.4e-6 at dt = 0.01.
