@@ -142,6 +142,12 @@ void sum_over_ranks(MPI_Comm comm, double* values, int n) {
   MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, comm);
 }
 
+double max_over_ranks(MPI_Comm comm, double value) {
+  collective_point(comm);
+  MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return value;
+}
+
 void sum_over_ranks(MPI_Comm comm, std::int64_t* values, int n) {
   collective_point(comm);
   MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_INT64_T, MPI_SUM, comm);

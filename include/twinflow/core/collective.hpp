@@ -78,6 +78,9 @@ void collective_point(MPI_Comm comm);
 /// a collective point.
 void sum_over_ranks(MPI_Comm comm, double* values, int n);
 void sum_over_ranks(MPI_Comm comm, std::int64_t* values, int n);
+/// Collective over comm. The largest of the ranks' values, after a
+/// collective point.
+double max_over_ranks(MPI_Comm comm, double value);
 
 /// Collective over comm. Broadcasts rank `root`'s string to every rank.
 void broadcast(MPI_Comm comm, std::string& text, int root = 0);

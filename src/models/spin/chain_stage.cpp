@@ -32,6 +32,12 @@ std::vector<double> gather_chains(MPI_Comm comm, const Ensemble& chains, const s
 
 }  // namespace
 
+double acceptance_over_ranks(MPI_Comm comm, const std::int64_t counts[2]) {
+  std::int64_t sums[2] = {counts[0], counts[1]};
+  sum_over_ranks(comm, sums, 2);
+  return sums[1] > 0 ? static_cast<double>(sums[0]) / static_cast<double>(sums[1]) : 0.0;
+}
+
 std::vector<ChainEstimate> estimate_all_chains(MPI_Comm comm, const Ensemble& chains, const std::vector<double>& local,
                                                std::size_t observables, std::int64_t steps,
                                                std::vector<double>* series) {
@@ -113,13 +119,13 @@ bool ChainStage::run(StageContext& ctx) {
     }
     if (s >= plan_.burn_in) seconds_ += MPI_Wtime() - start;
     ++done_;
-    if (done_ % per_setting() == 0) complete_setting(k);
+    if (done_ % per_setting() == 0) complete_setting();
     if (ctx.boundary(static_cast<double>(done_))) return false;
   }
   return true;
 }
 
-void ChainStage::complete_setting(std::size_t k) {
+void ChainStage::complete_setting() {
   ChainResult r;
   r.observables = estimate_all_chains(comm_, chains_, series_, observables(), plan_.steps, &completed_series_);
   if (plan_.profile_size > 0) {
@@ -130,13 +136,8 @@ void ChainStage::complete_setting(std::size_t k) {
     sum_over_ranks(comm_, r.profile.data(), plan_.profile_size);
     for (double& v : r.profile) v /= static_cast<double>(plan_.chains * plan_.steps);
   }
-  std::int64_t counts[2] = {counts_[0], counts_[1]};
-  sum_over_ranks(comm_, counts, 2);
-  r.acceptance = counts[1] > 0 ? static_cast<double>(counts[0]) / static_cast<double>(counts[1]) : 0.0;
-  r.seconds = seconds_;
-  collective_point(comm_);
-  MPI_Allreduce(MPI_IN_PLACE, &r.seconds, 1, MPI_DOUBLE, MPI_MAX, comm_);
-  results_.resize(k);
+  r.acceptance = acceptance_over_ranks(comm_, counts_);
+  r.seconds = max_over_ranks(comm_, seconds_);
   results_.push_back(std::move(r));
 }
 
@@ -147,10 +148,7 @@ void ChainStage::checkpoint(CheckpointArchive& a) {
   if (plan_.profile_size > 0) a.particles("profile_sums", chains_, profile_sums_, plan_.profile_size);
   a.rank_counts("moves", counts_, 2);
   // The slowest rank's time so far, on every rank.
-  if (a.saving()) {
-    collective_point(comm_);
-    MPI_Allreduce(MPI_IN_PLACE, &seconds_, 1, MPI_DOUBLE, MPI_MAX, comm_);
-  }
+  if (a.saving()) seconds_ = max_over_ranks(comm_, seconds_);
   a.value("seconds", seconds_);
   // Completed settings: their estimates.
   auto completed = static_cast<std::int64_t>(results_.size());

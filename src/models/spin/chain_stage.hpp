@@ -117,7 +117,7 @@ class ChainStage : public Stage {
   std::int64_t total_steps() const { return static_cast<std::int64_t>(plan_.settings.size()) * per_setting(); }
   std::size_t observables() const { return plan_.observables->list().size(); }
   void start_setting(std::size_t k);
-  void complete_setting(std::size_t k);
+  void complete_setting();
 
   MPI_Comm comm_;
   Plan plan_;
@@ -139,6 +139,10 @@ class ChainStage : public Stage {
   /// [setting][observable][chain][step].
   std::vector<double> completed_series_;
 };
+
+/// Collective. Accepted over attempted moves, counts[0] over counts[1],
+/// summed over the ranks (0 when nothing was attempted).
+double acceptance_over_ranks(MPI_Comm comm, const std::int64_t counts[2]);
 
 /// Collective. The estimate of each observable over all ranks' chains, from
 /// this rank's series local[(chain · observables + a) · steps + t] (its

@@ -89,10 +89,7 @@ double sum_l1(MPI_Comm comm, const std::vector<double>& a, const std::vector<dou
 double peak_resident_mib(MPI_Comm comm) {
   rusage use{};
   getrusage(RUSAGE_SELF, &use);
-  double mib = static_cast<double>(use.ru_maxrss) / 1024.0;
-  collective_point(comm);
-  MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, comm);
-  return mib;
+  return max_over_ranks(comm, static_cast<double>(use.ru_maxrss) / 1024.0);
 }
 
 /// Observables of a sampler stage's configurations at each output: sample
@@ -384,8 +381,7 @@ class SpinExperiment : public Experiment {
     auto me = std::make_unique<ForwardMasterEquation>(*states_, law_.gamma(), states_->create_vector(p0), pde_step());
     kernel_flips_ = std::make_unique<SiteFlips>(*states_, 1);
     ghost_mib_ = static_cast<double>(me->flips().ghost_doubles()) * 8.0 / 1048576.0;
-    collective_point(comm_);
-    MPI_Allreduce(MPI_IN_PLACE, &ghost_mib_, 1, MPI_DOUBLE, MPI_MAX, comm_);
+    ghost_mib_ = max_over_ranks(comm_, ghost_mib_);
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this](OutputFile& out) {
       out.create_series("/pde/probability", static_cast<std::int64_t>(times_.size()), states_->slab());

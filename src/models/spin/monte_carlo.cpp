@@ -131,10 +131,7 @@ class LearnStage : public Stage {
     a.particles("states", chains_, states_, sites_);
     a.particles("samples", chains_, data_, static_cast<int>(capacity() * sites_));
     a.rank_counts("direct_moves", counts_, 2);
-    if (a.saving()) {
-      collective_point(comm_);
-      MPI_Allreduce(MPI_IN_PLACE, &sampling_seconds_, 1, MPI_DOUBLE, MPI_MAX, comm_);
-    }
+    if (a.saving()) sampling_seconds_ = max_over_ranks(comm_, sampling_seconds_);
     a.value("sampling_seconds", sampling_seconds_);
     for (auto& [name, v] : records()) a.replicated(name, *v);
     a.replicated("observable_mean", observable_mean_);
@@ -197,13 +194,9 @@ class LearnStage : public Stage {
     }
     const std::int64_t count = chains_.count * recorded;
     // The round's direct acceptance and sampling time.
-    std::int64_t counts[2] = {counts_[0], counts_[1]};
-    sum_over_ranks(comm_, counts, 2);
-    acceptance_.push_back(counts[1] > 0 ? static_cast<double>(counts[0]) / static_cast<double>(counts[1]) : 0.0);
+    acceptance_.push_back(acceptance_over_ranks(comm_, counts_));
     counts_[0] = counts_[1] = 0;
-    collective_point(comm_);
-    MPI_Allreduce(MPI_IN_PLACE, &sampling_seconds_, 1, MPI_DOUBLE, MPI_MAX, comm_);
-    round_sampling_.push_back(sampling_seconds_);
+    round_sampling_.push_back(max_over_ranks(comm_, sampling_seconds_));
     sampling_seconds_ = 0;
     // Observables of the round's samples, blocked per chain.
     const std::size_t k = observables_.list().size();
@@ -230,10 +223,7 @@ class LearnStage : public Stage {
     nll_before_.push_back(model_.nll(comm_, samples.data(), count, nullptr));
     const double start = MPI_Wtime();
     const LearnedMps::Training t = model_.train(comm_, samples.data(), count, static_cast<int>(s_.iterations));
-    double seconds = MPI_Wtime() - start;
-    collective_point(comm_);
-    MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm_);
-    training_seconds_.push_back(seconds);
+    training_seconds_.push_back(max_over_ranks(comm_, MPI_Wtime() - start));
     nll_after_.push_back(t.nll);
     tao_iterations_.push_back(static_cast<double>(t.iterations));
     tao_evaluations_.push_back(static_cast<double>(t.evaluations));
