@@ -9,7 +9,7 @@
 
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/exact_sum.hpp"
-#include "twinflow/pde/ts_evolution.hpp"
+#include "twinflow/optim/minimise.hpp"
 #include "twinflow/rng/counter_rng.hpp"
 
 namespace twinflow::spin {
@@ -130,96 +130,26 @@ double LearnedMps::nll(MPI_Comm comm, const std::uint8_t* samples, std::int64_t 
   return value;
 }
 
-namespace {
-
-struct Objective {
-  LearnedMps* model;
-  MPI_Comm comm;
-  const std::uint8_t* samples;
-  std::int64_t count;
-  std::int64_t evaluations = 0;
-  CallbackFailures failures;
-  std::vector<double> gradient;
-};
-
-// Every rank's TAO takes the same steps (the objective's bits agree), so
-// the collective inside nll() is reached by all ranks together; a failure
-// is agreed there and ends every rank's solve at the same evaluation.
-PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* context) {
-  auto* o = static_cast<Objective*>(context);
-  PetscFunctionBeginUser;
-  PetscCall(o->failures.guarded(
-      [&] {
-        const PetscScalar* xs = nullptr;
-        TF_CHECK_PETSC(VecGetArrayRead(x, &xs));
-        std::copy(xs, xs + o->model->parameters(), o->model->theta().begin());
-        TF_CHECK_PETSC(VecRestoreArrayRead(x, &xs));
-        *f = o->model->nll(o->comm, o->samples, o->count, &o->gradient);
-        ++o->evaluations;
-        PetscScalar* gs = nullptr;
-        TF_CHECK_PETSC(VecGetArray(g, &gs));
-        std::copy(o->gradient.begin(), o->gradient.end(), gs);
-        TF_CHECK_PETSC(VecRestoreArray(g, &gs));
-      },
-      true));
-  PetscFunctionReturn(0);
-}
-
-}  // namespace
-
 LearnedMps::Training LearnedMps::train(MPI_Comm comm, const std::uint8_t* samples, std::int64_t count,
                                        int iterations) {
-  const auto P = static_cast<PetscInt>(theta_.size());
-  const std::vector<double> start = theta_;
-  Vec x = nullptr, lower = nullptr, upper = nullptr;
-  Tao tao = nullptr;
-  struct Release {
-    Vec *x, *lower, *upper;
-    Tao* tao;
-    ~Release() {
-      VecDestroy(x);
-      VecDestroy(lower);
-      VecDestroy(upper);
-      TaoDestroy(tao);
-    }
-  } release{&x, &lower, &upper, &tao};
-  TF_CHECK_PETSC(VecCreateSeq(PETSC_COMM_SELF, P, &x));
-  PetscScalar* xs = nullptr;
-  TF_CHECK_PETSC(VecGetArray(x, &xs));
-  std::copy(start.begin(), start.end(), xs);
-  TF_CHECK_PETSC(VecRestoreArray(x, &xs));
-  Objective o{this, comm, samples, count, 0, {}, {}};
-  TF_CHECK_PETSC(TaoCreate(PETSC_COMM_SELF, &tao));
-  TF_CHECK_PETSC(TaoSetType(tao, TAOBLMVM));
-  TF_CHECK_PETSC(TaoSetOptionsPrefix(tao, "spin_learn_"));
-  TF_CHECK_PETSC(TaoSetSolution(tao, x));
-  TF_CHECK_PETSC(VecDuplicate(x, &lower));
-  TF_CHECK_PETSC(VecDuplicate(x, &upper));
-  TF_CHECK_PETSC(VecSet(lower, -kThetaBound));
-  TF_CHECK_PETSC(VecSet(upper, kThetaBound));
-  TF_CHECK_PETSC(TaoSetVariableBounds(tao, lower, upper));
-  TF_CHECK_PETSC(TaoSetObjectiveAndGradient(tao, nullptr, objective_and_gradient, &o));
-  TF_CHECK_PETSC(TaoSetMaximumIterations(tao, iterations));
-  TF_CHECK_PETSC(TaoSetTolerances(tao, kGradientTolerance, 0, 0));
-  petsc_check_options(TaoSetFromOptions(tao), "TaoSetFromOptions");
-  collective_point(comm);
-  const PetscErrorCode ierr = TaoSolve(tao);
-  // A kept failure was agreed inside nll(): every rank holds one.
-  if (std::exception_ptr kept = o.failures.take()) std::rethrow_exception(kept);
-  petsc_check(ierr, "TaoSolve");
-  PetscInt its = 0;
-  PetscReal f = 0, gnorm = 0, cnorm = 0, xdiff = 0;
-  TaoConvergedReason reason;
-  TF_CHECK_PETSC(TaoGetSolutionStatus(tao, &its, &f, &gnorm, &cnorm, &xdiff, &reason));
-  const PetscScalar* solution = nullptr;
-  TF_CHECK_PETSC(VecGetArrayRead(x, &solution));
-  std::copy(solution, solution + P, theta_.begin());
-  TF_CHECK_PETSC(VecRestoreArrayRead(x, &solution));
+  MinimiseSettings settings;
+  settings.tao_type = TAOBLMVM;
+  settings.options_prefix = "spin_learn_";
+  settings.max_iterations = iterations;
+  settings.gradient_tolerance = kGradientTolerance;
+  settings.bound = kThetaBound;
+  const MinimiseResult result = minimise(
+      comm, theta_,
+      [&](const std::vector<double>& theta, std::vector<double>& gradient) {
+        theta_ = theta;
+        return nll(comm, samples, count, &gradient);
+      },
+      settings);
   Training t;
-  t.iterations = its;
-  t.evaluations = o.evaluations;
+  t.iterations = result.iterations;
+  t.evaluations = result.evaluations;
   t.nll = nll(comm, samples, count, nullptr);
-  t.reason = TaoConvergedReasons[reason];
+  t.reason = result.reason;
   return t;
 }
 
