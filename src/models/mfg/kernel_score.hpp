@@ -1,0 +1,62 @@
+#pragma once
+// The WPO-informed kernel score model of the mfg family: a terminal
+// potential η_T = (1/M) Σ_i N(x; x_i, Σ_i) on M fixed centres x_i with
+// learned precisions P_i = Σ_i^{−1} = L_i L_iᵀ + δ I (L_i lower triangular),
+// propagated exactly by the heat equation of diffusion β:
+//   η(x, t) = (1/M) Σ_i N(x; x_i, Σ_i + 2β (T − t) I).
+// The Σ_i are trained by implicit score matching on held-out samples x ~ π.
+// The target is ∇log η_T = c ∇log π with c = 1/(2β) (η_T = π^{1/(2β)}), so
+//   E|∇log η_T − c ∇log π|² = E[2c Δlog η_T + |∇log η_T|²] + const,
+// which for β = ½ is L = E[2 Δlog η_T + |∇log η_T|²]. Per sample, with
+// u_i = x − x_i, g_i = −P_i u_i, responsibilities r_i, s = Σ r_i g_i and
+// f_i = |g_i|² − tr P_i:
+//   Δlog η_T = Σ r_i f_i − |s|²,   ℓ = 2c Σ r_i f_i + (1 − 2c) |s|².
+// Its gradient in P_k (symmetric), with A_k = ½(Σ_k − u_k u_kᵀ) = ∂log φ_k/∂P_k
+// and f̄ = Σ r_i f_i:
+//   G_k = r_k { 2c [(f_k − f̄) A_k − (u_k g_kᵀ + g_k u_kᵀ) − I]
+//             + 2(1 − 2c) [(g_k·s − |s|²) A_k − ½(s u_kᵀ + u_k sᵀ)] },
+// and ∂ℓ/∂L_k = 2 G_k L_k (lower triangle). One centre at 0, data
+// N(0, τ² I_d), Σ = σ² I: L(σ²) = d τ²/σ⁴ − 2c d/σ², minimum at
+// σ² = τ²/c = 2β τ², value −c² d/τ² (β = ½: σ² = τ², −d/τ²).
+//
+// Sums over samples are exact (core/exact_sum.hpp): loss and gradient are
+// the same bits for any partition of the samples over the ranks.
+#include <mpi.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "twinflow/optim/minimise.hpp"
+
+namespace twinflow::mfg {
+
+class KernelScoreModel {
+ public:
+  /// `centres`: M points of `dim` coordinates, point-major. L_i starts at
+  /// I / bandwidth (Σ_i ≈ bandwidth² I).
+  KernelScoreModel(int dim, std::vector<double> centres, double delta, double beta, double bandwidth);
+  int dim() const { return dim_; }
+  std::int64_t centres() const { return m_; }
+  /// d(d+1)/2 entries of each L_i (rows of the lower triangle), centre-major.
+  std::vector<double>& parameters() { return theta_; }
+  const std::vector<double>& parameters() const { return theta_; }
+  /// P_i as a row-major d × d matrix.
+  std::vector<double> precision(std::int64_t i) const;
+
+  /// Collective. The mean implicit score-matching loss over every rank's
+  /// samples (this rank's `count` points, point-major) and, when `gradient`
+  /// is not null, its gradient in the parameters; identical bits on every rank.
+  double loss(MPI_Comm comm, const double* samples, std::int64_t count, std::vector<double>* gradient) const;
+  /// Collective. Minimises the loss of the samples from the current
+  /// parameters with PETSc TAO (default LMVM, a limited-memory quasi-Newton
+  /// method on the full batch; -mfg_kernel_tao_* options reach it).
+  MinimiseResult train(MPI_Comm comm, const double* samples, std::int64_t count, std::int64_t iterations);
+
+ private:
+  int dim_;
+  std::int64_t m_;
+  std::vector<double> centres_, theta_;
+  double delta_, c_;
+};
+
+}  // namespace twinflow::mfg
