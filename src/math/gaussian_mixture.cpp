@@ -143,9 +143,35 @@ GaussianMixture GaussianMixture::parse(const std::string& key, const std::string
 void cell_averages(const GaussianMixture& law, const Grid& grid, std::vector<double>& owned) {
   const Box& box = grid.box();
   const OwnedBlock& o = grid.owned();
+  const double vol = box.cell_volume();
+  if (law.diagonal()) {
+    // A product over axes per component: the interval probabilities of
+    // each axis once, then their products cell by cell, accumulated in the
+    // order box_probability() uses (the same bits, components × cells
+    // products instead of components × cells × d error functions).
+    owned.assign(static_cast<std::size_t>(o.size()), 0.0);
+    std::array<std::vector<double>, 3> axis;
+    const int d = law.dim();
+    for (const GaussianComponent& c : law.components()) {
+      for (int a = 0; a < d; ++a) {
+        axis[a].resize(static_cast<std::size_t>(o.count[a]));
+        const double s = std::sqrt(c.covariance[a * d + a]);
+        for (std::int64_t i = 0; i < o.count[a]; ++i) {
+          const double lo = box.lower[a] + static_cast<double>(o.start[a] + i) * box.spacing(a);
+          axis[a][i] = normal_interval_probability(c.mean[a], s, lo, lo + box.spacing(a));
+        }
+      }
+      for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+        double p = c.weight;
+        for (int a = 0; a < d; ++a) p *= axis[a][idx[a] - o.start[a]];
+        owned[pos] += p;
+      });
+    }
+    for (double& v : owned) v /= vol;
+    return;
+  }
   owned.resize(static_cast<std::size_t>(o.size()));
   double lo[3], hi[3];
-  const double vol = box.cell_volume();
   for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
     for (int a = 0; a < box.dim; ++a) {
       lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
