@@ -10,8 +10,6 @@
 //   C = Σ_i + 2βτ I,  C' = Σ_i + 2βτ' I.
 // Exact in law for any step, so it keeps the time step's error out of what
 // the scores are measured by. Not collective.
-#include <Eigen/Dense>
-
 #include <cstdint>
 #include <vector>
 
@@ -33,21 +31,17 @@ class HeatBridge {
   void step(double* x, double u, const double* z, std::vector<double>& scratch) const;
 
  private:
-  struct Component {
-    std::vector<double> mean;
-    Eigen::MatrixXd covariance;
-    double log_weight;
-  };
-  /// Per component, d × d row-major: C⁻¹, C' C⁻¹ and a square root of
-  /// C' − C' C⁻¹ C'; and log w_i − ½ log det(2π C).
-  struct Prepared {
-    std::vector<double> precision, gain, noise;
-    double log_norm;
-  };
   int dim_;
   double beta_;
-  std::vector<Component> components_;
-  std::vector<Prepared> prepared_;
+  std::size_t count_;
+  /// Every Σ_i a multiple of I (point masses included): C⁻¹ is then a
+  /// scalar per component and the responsibilities need no matrix product.
+  bool isotropic_;
+  std::vector<double> means_, covariances_, log_weights_;  ///< per component: d, d × d (row-major), 1
+  /// Prepared per component: C⁻¹ (d × d, or its scalar when isotropic),
+  /// C' C⁻¹ and a square root of C' − C' C⁻¹ C' (d × d), and
+  /// log w_i − ½ log det(2π C).
+  std::vector<double> precision_, gain_, noise_, log_norm_;
 };
 
 }  // namespace twinflow::mfg
