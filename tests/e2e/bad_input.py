@@ -42,7 +42,8 @@ FAMILY_SMALL = {"ou": ["--grid.cells=64", "--particles.count=2000", "--ou.steps=
                 "free": ["--grid.cells=64", "--free.matrices=4", "--free.matrix_size=4", "--free.steps=5",
                          "--free.jko_points=8"],
                 # spin has no grid: grid keys are refused there.
-                "spin": ["--particles.count=200", "--spin.L=6"]}
+                "spin": ["--particles.count=200", "--spin.L=6"],
+                "mfg": ["--grid.cells=32", "--particles.count=2000", "--mfg.steps=5", "--mfg.train=20"]}
 CRASH_MARKERS = ["terminate called", "Process received signal", "Segmentation fault", "core dumped",
                  "MPI_ABORT was invoked", "exited on signal", "Aborted"]
 
@@ -118,6 +119,8 @@ def make_cases(scratch):
     good_ini = os.path.join(d, "good.ini")
     config_dir = os.path.join(d, "config-dir.ini")
     corr = os.path.join(d, "correlated.txt")
+    points_3 = os.path.join(d, "points-with-3-coordinates.txt")
+    points_10 = os.path.join(d, "ten-points.txt")
 
     def files(_):
         write(indef, "# weight, mean (2), covariance (2x2, row-major): eigenvalues 3 and -1\n1 0 0 1 2 2 1\n")
@@ -129,6 +132,8 @@ def make_cases(scratch):
         write(dup_ini, "[time]\nsnapshots = 3\nsnapshots = 4\n")
         write(empty_output_ini, "output =\n")
         write(good_ini, "[ou]\nsteps = 10\n")
+        write(points_3, "# x y\n0 0\n1 2 3\n")
+        write(points_10, "".join(f"{i} {-i}\n" for i in range(10)))
         os.makedirs(config_dir, exist_ok=True)
         if os.path.exists(missing_mixture):
             os.remove(missing_mixture)
@@ -240,6 +245,21 @@ def make_cases(scratch):
           "spin.connected.times"),
         C("spin-noise-time-not-a-number", ["--family=spin", "--spin.mode=monte_carlo", "--spin.connected.times=soon"],
           "spin.connected.times"),
+        # The mfg family.
+        C("mfg-zero-beta", ["--family=mfg", "--mfg.beta=0"], "mfg.beta"),
+        C("mfg-zero-train", ["--family=mfg", "--mfg.train=0"], "mfg.train"),
+        C("mfg-unknown-score", ["--family=mfg", "--mfg.score=neural"], "mfg.score"),
+        C("mfg-unknown-toy-set", ["--family=mfg", "--mfg.data=toy:spiral", "--mfg.score=empirical"], "mfg.data"),
+        C("mfg-exact-on-toy-set", ["--family=mfg", "--mfg.data=toy:moons"], "mfg.score"),
+        C("mfg-exact-mixture-beta", ["--family=mfg", "--mfg.beta=0.8"], "mfg.score"),
+        C("mfg-toy-set-in-3d", ["--family=mfg", "--mfg.data=toy:moons", "--mfg.score=empirical", "--grid.dim=3"],
+          "grid.dim"),
+        C("mfg-missing-points-file", ["--family=mfg", "--mfg.data=file:" + missing_mixture, "--mfg.score=empirical"],
+          "mfg.data"),
+        C("mfg-malformed-points-file", ["--family=mfg", "--mfg.data=file:" + points_3, "--mfg.score=empirical"],
+          "mfg.data"),
+        C("mfg-train-all-of-file", ["--family=mfg", "--mfg.data=file:" + points_10, "--mfg.score=empirical",
+                                    "--mfg.train=10"], "mfg.train"),
         # Choices and combinations.
         C("unknown-family", ["--family=nope"], "family"),
         C("unknown-scheme", ["--ou.scheme=rk4"], "ou.scheme"),

@@ -1,0 +1,298 @@
+// The `mfg` family: score-based generation as a Wasserstein proximal
+// operator whose optimality system is a mean-field game, linearised by
+// Cole–Hopf into a heat equation (README, "The mfg family"). On
+// the density-twin layout, in the heat clock τ = T − t of the game:
+//   pde      η(·, τ) = H * N(0, 2βτ I) by the finite-volume heat equation
+//            ∂_τ η = β Δη from the terminal law H of the score (η_T up to
+//            normalisation: the data law π^{1/(2β)} for the exact score,
+//            the training points for the empirical one);
+//   forward  the heat process from H, against η;
+//   reverse  the generative SDE with the chosen score (exact transitions,
+//            samplers.hpp), against η at T − s;
+// and a stage `reverse_<score>` for each other score available, side by
+// side, with the memorisation of every score against the data's baseline.
+#include <petscmat.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <sstream>
+
+#include "data.hpp"
+#include "memorisation.hpp"
+#include "samplers.hpp"
+#include "twinflow/compare/sample_metrics.hpp"
+#include "twinflow/core/config.hpp"
+#include "twinflow/core/error.hpp"
+#include "twinflow/core/petsc_error.hpp"
+#include "twinflow/io/checkpoint.hpp"
+#include "twinflow/io/output_file.hpp"
+#include "twinflow/pde/flux_operator.hpp"
+#include "twinflow/pde/ts_evolution.hpp"
+#include "twinflow/run/density_twin.hpp"
+
+namespace twinflow::mfg {
+namespace {
+
+/// Four separated modes, narrow enough that 500 training points leave the
+/// empirical score far from the law's.
+constexpr const char* kDefaultData =
+    "0.25:-1.5,-1.5:0.05;0.25:1.5,1.5:0.05;0.25:-1.5,1.5:0.05;0.25:1.5,-1.5:0.05";
+/// Data points of the memorisation baseline (at most).
+constexpr std::int64_t kBaselinePoints = 20000;
+
+void declare(OptionSet& o) {
+  o.add("mfg.data", kDefaultData,
+        "data law π: a Gaussian mixture in the ou.target syntax, toy:NAME (a 2-D toy set), or file:PATH (one "
+        "point per line)",
+        Accept::any_text("'weight:mean:variance' joined by ';', toy:NAME (8gaussians, checkerboard, 2spirals, "
+                         "swissroll, moons, pinwheel, circles, rings) or file:PATH"));
+  o.add("mfg.train", "500", "training points drawn from the data with the seed (the empirical score's point masses)",
+        Accept::integer(1, 1e7));
+  o.add("mfg.beta", "0.5", "diffusion β of the mean-field game; the score targets η_T = π^{1/(2β)}",
+        Accept::positive_real());
+  o.add("mfg.score", "exact",
+        "score of the generative SDE: exact (the closed form, mixture data) or empirical (the training points); "
+        "the other one runs beside it when available",
+        Accept::choice({"exact", "empirical"}));
+  o.add("mfg.steps", "50", "steps N of the generative sampler over [0, T] (exact transitions: N places the outputs)",
+        Accept::integer(1, 1e9));
+}
+
+/// A score of the generative SDE, given by its terminal law H (η_T ∝ H).
+struct ScoreRun {
+  std::string name;
+  GaussianMixture terminal;
+};
+
+// The exact score's H = π^{1/(2β)} / Z, or the reason it has none and what
+// is accepted instead.
+std::optional<GaussianMixture> exact_terminal(const DataSource& data, double beta, std::string& why) {
+  if (!data.mixture()) {
+    why = "needs mfg.data to be a Gaussian mixture (a toy set or a file of points has no closed-form score); "
+          "accepted: empirical";
+    return std::nullopt;
+  }
+  const GaussianMixture& pi = *data.mixture();
+  if (beta == 0.5) return pi;
+  if (pi.components().size() != 1) {
+    why = "with mfg.beta other than 0.5 needs a one-component mixture (π^{1/(2β)} of a mixture is not a mixture); "
+          "accepted: empirical, or exact with mfg.beta=0.5";
+    return std::nullopt;
+  }
+  // N(m, Σ)^{1/(2β)} ∝ N(m, 2β Σ).
+  GaussianComponent c = pi.components().front();
+  for (double& v : c.covariance) v *= 2 * beta;
+  return GaussianMixture("mfg.data", pi.dim(), {c});
+}
+
+class MfgExperiment : public DensityTwinExperiment {
+ public:
+  MfgExperiment(const Config& c, MPI_Comm comm)
+      : DensityTwinExperiment(c, Layout{static_cast<int>(c.integer("grid.dim")), c.integer("mfg.steps")}),
+        comm_(comm),
+        data_(c.text("mfg.data"), dim(), c.integer("mfg.train"), seed()),
+        beta_(c.real("mfg.beta")) {
+    std::string why;
+    std::optional<GaussianMixture> exact = exact_terminal(data_, beta_, why);
+    ScoreRun empirical{"empirical", data_.training_law()};
+    if (c.choice("mfg.score") == "exact") {
+      if (!exact) throw UsageError("mfg.score", "'exact' " + why);
+      scores_ = {{"exact", *exact}, std::move(empirical)};
+    } else {
+      scores_.push_back(std::move(empirical));
+      if (exact) scores_.push_back({"exact", *exact});
+    }
+    memorisation_.assign(4 * scores_.size(), NAN);
+  }
+
+  std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
+    Mat heat = assemble_drift_diffusion(grid, [](int, double) { return 0.0; });
+    TF_CHECK_PETSC(MatScale(heat, beta_));
+    return linear_density_solver(grid, heat);
+  }
+
+  std::string describe_solver(const DensitySolver& pde) const override {
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "[pde      ] heat equation d_tau eta = beta Lap eta (tau = T - t, beta = %g) from the %s score's H, "
+                  "step %.3g",
+                  beta_, scores_.front().name.c_str(), dynamic_cast<const TsEvolution&>(pde).nominal_step());
+    return line;
+  }
+
+  bool exact_density(double tau, const Grid& grid, std::vector<double>& owned) const override {
+    cell_averages(law_at(0, tau), grid, owned);
+    return true;
+  }
+
+  void checkpoint(CheckpointArchive& a) override { a.replicated("memorisation", memorisation_); }
+
+  std::string report(OutputFile& out) override {
+    if (!particles_on()) return {};
+    const Memorisation base = baseline();
+    std::vector<std::vector<double>> columns(4);
+    std::string rows;
+    for (std::size_t r = 0; r < scores_.size(); ++r) {
+      for (int k = 0; k < 4; ++k) columns[k].push_back(memorisation_[4 * r + k]);
+      rows += scores_[r].name + ",";
+    }
+    for (int k = 0; k < 4; ++k)
+      columns[k].push_back(std::array{base.fraction, base.fraction_stderr, base.nn_training, base.nn_fresh}[k]);
+    rows += "data baseline";
+    const char* names[4] = {"fraction", "fraction_stderr", "nn_distance_training", "nn_distance_fresh"};
+    for (int k = 0; k < 4; ++k) out.write_vector(std::string("/mfg/memorisation/") + names[k], columns[k]);
+    out.attribute("/mfg/memorisation", "rows", rows);
+    out.attribute("/mfg/memorisation", "criterion", "|x - NN1| < |x - NN2| / 3 over the training points, at s = T");
+    const std::int64_t n = data_.train_count(), d = dim();
+    out.write_array("/mfg/training_points", {n, d}, data_.training());
+    out.write_array("/mfg/fresh_points", {static_cast<std::int64_t>(data_.fresh().size()) / d, d}, data_.fresh());
+    out.attribute("/mfg", "beta", beta_);
+    out.attribute("/mfg", "data", data_.kind());
+    return table(columns);
+  }
+
+ protected:
+  std::unique_ptr<ParticleSampler> make_forward_sampler(Ensemble units) override {
+    return std::make_unique<HeatForwardSampler>(std::move(units), scores_.front().terminal, beta_, seed());
+  }
+
+  std::unique_ptr<ParticleSampler> make_reverse_sampler(Ensemble units, FieldStore&) override {
+    return bridge_sampler(0, std::move(units));
+  }
+
+  void observe_samples(std::size_t j, double, bool reverse, const ParticleSampler& s,
+                       const std::vector<double>*) override {
+    if (reverse && j + 1 == reverse_output_steps().size()) measure(0, s.ensemble());
+  }
+
+  std::unique_ptr<ReferenceLaw> forward_law(double tau) const override {
+    return std::make_unique<MixtureLaw>(law_at(0, tau));
+  }
+
+  std::unique_ptr<ReferenceLaw> reverse_law(std::int64_t, double s) const override {
+    return std::make_unique<MixtureLaw>(law_at(0, std::max(horizon() - s, 0.0)));
+  }
+
+  void customise_twins(Twin&, Twin& reverse, std::vector<Twin>& more, RunSetup&) override {
+    reverse.title += "\n(" + scores_.front().name + " score, " + std::to_string(reverse_output_steps().back()) +
+                     " exact heat-bridge steps)";
+    for (std::size_t r = 1; r < scores_.size(); ++r) {
+      Twin t = reverse;
+      t.name = t.stage = "reverse_" + scores_[r].name;
+      t.title = "Generative, side by side: the " + scores_[r].name +
+                " score from its own prior, against its closed-form eta at T - s";
+      t.reference_name = has_grid() ? "exact" : "law";
+      if (has_grid())
+        t.reference = [this, r](std::size_t, double s, std::vector<double>& owned) {
+          cell_averages(law_at(r, std::max(horizon() - s, 0.0)), grid()->grid(), owned);
+          return true;
+        };
+      else
+        t.law = [this, r](std::size_t, double s) {
+          return std::make_unique<MixtureLaw>(law_at(r, std::max(horizon() - s, 0.0)));
+        };
+      more.push_back(std::move(t));
+    }
+  }
+
+  std::vector<std::string> family_stages() const override {
+    std::vector<std::string> names;
+    if (particles_on())
+      for (std::size_t r = 1; r < scores_.size(); ++r) names.push_back("reverse_" + scores_[r].name);
+    return names;
+  }
+
+  std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup) override {
+    for (std::size_t r = 1; r < scores_.size(); ++r) {
+      if (name != "reverse_" + scores_[r].name) continue;
+      SamplerStage::Plan plan;
+      plan.clock = "s";
+      plan.clocks = reverse_output_times();
+      plan.steps = reverse_output_steps();
+      plan.step_clock = reverse_step();
+      plan.units = particle_count();
+      plan.dim = dim();
+      plan.space = grid();
+      if (has_grid()) plan.histogram_series = "/" + name + "/histogram";
+      auto observe = [this, r](std::size_t j, double, const ParticleSampler& s, const std::vector<double>*) {
+        if (j + 1 == reverse_output_steps().size()) measure(r, s.ensemble());
+      };
+      return std::make_unique<SamplerStage>(
+          setup.comm, [this, r](Ensemble units) { return bridge_sampler(r, std::move(units)); }, plan, observe);
+    }
+    return DensityTwinExperiment::make_family_stage(name, setup);
+  }
+
+ private:
+  // η of score r at heat time τ, normalised: H_r * N(0, 2βτ I).
+  GaussianMixture law_at(std::size_t r, double tau) const { return heat_marginal(scores_[r].terminal, 2 * beta_ * tau); }
+
+  std::unique_ptr<ParticleSampler> bridge_sampler(std::size_t r, Ensemble units) const {
+    return std::make_unique<BridgeSampler>(std::move(units), scores_[r].terminal, beta_, horizon(),
+                                           reverse_output_steps().back(), seed());
+  }
+
+  // Collective. The memorisation of score r's generated samples.
+  void measure(std::size_t r, const Ensemble& e) {
+    const Memorisation m =
+        measure_memorisation(comm_, e.x.data(), e.count, e.total, dim(), data_.training(), data_.fresh());
+    const double values[4] = {m.fraction, m.fraction_stderr, m.nn_training, m.nn_fresh};
+    std::copy(values, values + 4, memorisation_.begin() + static_cast<std::ptrdiff_t>(4 * r));
+  }
+
+  // Collective. Fresh data against the training points: new points of the
+  // law, or a file's held-out points (which are then the fresh set too, so
+  // their distance to it is not reported).
+  Memorisation baseline() const {
+    if (!data_.has_law()) {
+      const auto count = static_cast<std::int64_t>(data_.fresh().size()) / dim();
+      int rank = 0;
+      MPI_Comm_rank(comm_, &rank);
+      return measure_memorisation(comm_, data_.fresh().data(), rank == 0 ? count : 0, count, dim(), data_.training(),
+                                  {});
+    }
+    const Ensemble e = Ensemble::partition(comm_, std::min(kBaselinePoints, particle_count()), dim());
+    const std::vector<double> x = data_.baseline(e.first_id, e.count);
+    return measure_memorisation(comm_, x.data(), e.count, e.total, dim(), data_.training(), data_.fresh());
+  }
+
+  std::string table(const std::vector<std::vector<double>>& columns) const {
+    std::ostringstream os;
+    char line[200];
+    os << "\nMemorisation at s = T against the " << data_.train_count()
+       << " training points (memorised: |x - NN1| < |x - NN2| / 3;\n"
+       << "the baseline is fresh data, memorised at a rate near (1/3)^d by chance; distances are means):\n";
+    std::snprintf(line, sizeof line, "%-16s | %10s %9s | %12s %12s\n", "score", "memorised", "± s.e.", "NN training",
+                  "NN fresh");
+    os << line;
+    for (std::size_t r = 0; r < columns[0].size(); ++r) {
+      std::snprintf(line, sizeof line, "%-16s | %10.4f %9.4f | %12.4e %12.4e\n",
+                    r < scores_.size() ? scores_[r].name.c_str() : "data (baseline)", columns[0][r], columns[1][r],
+                    columns[2][r], columns[3][r]);
+      os << line;
+    }
+    return os.str();
+  }
+
+  MPI_Comm comm_;
+  DataSource data_;
+  double beta_;
+  std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the other available one
+  std::vector<double> memorisation_;  ///< per score: fraction, its s.e., NN distances to training and fresh sets
+};
+
+}  // namespace
+
+Family family() {
+  return {"mfg",
+          "score generation as a Wasserstein proximal operator: mean-field game, Cole–Hopf heat equation, "
+          "exact and empirical scores, memorisation (README, \"The mfg family\")",
+          declare,
+          [](const Config& c, MPI_Comm comm) { return std::make_unique<MfgExperiment>(c, comm); },
+          false,
+          {{"grid.dim", "2"}, {"grid.cells", "128"}, {"particles.count", "50000"}}};
+}
+
+}  // namespace twinflow::mfg

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""End-to-end check of the `mfg` family.
+
+Usage: check_mfg.py BINARY NRANKS SCRATCH
+
+Runs the mfg twin on NRANKS MPI ranks and checks with h5py and numpy:
+
+  default  (four narrow modes, β = ½, T = 1, 500 training points, the exact
+           score with the empirical one beside it): PDE mass; the heat
+           equation against the closed form η = H * N(0, 2βτ I); forward,
+           reverse and side-by-side twins at their noise floor; the
+           memorisation table: the empirical score's samples all on training
+           points (fraction 1, distance 0 exactly), the exact score's
+           fraction equal to the fresh-data baseline within 4.75 standard
+           errors of their difference (two-sided level about 2e-6), and its
+           distances to the training and the fresh set equal within 10 %;
+  order    (PDE only, 64 and 128 cells): the heat equation's error against
+           the closed form falls by at least 3 when h halves (second order
+           in h; the time error is far below at this step);
+  toy      (moons, empirical score, 200 training points, β = 0.8): the
+           generated samples against the kernel density of bandwidth
+           2β(T − s) and on the training points at s = T;
+  one-gaussian (β = 0.8, exact score of N(m, Σ), whose η_T is N(m, 2βΣ)):
+           the reverse twin at its floor against that law.
+
+At NRANKS = 3 the default run is repeated on one rank: every histogram and
+the memorisation table must be bit-identical. At NRANKS = 2 a small toy run
+is stopped by checkpoint.walltime at every step boundary it reaches in an
+eighth of its uninterrupted time and resumed on 3 ranks: its histograms and
+memorisation must be bit-identical to the uninterrupted run's.
+
+Exit status 0 when every check passes, 1 otherwise (each failure is listed).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "e2e"))
+from e2e_common import Checks, need_h5py, report, restart_cycle, run_twinflow  # noqa: E402
+
+h5py, np = need_h5py("check_mfg")
+
+TIMEOUT = 200
+Z = 4.75
+check = Checks()
+SMALL = ["--particles.count=20000"]
+BIT_IDENTICAL = ["/particles/histogram", "/reverse/histogram", "/reverse_empirical/histogram", "/reverse_exact/histogram",
+                 "/mfg/memorisation/fraction", "/mfg/memorisation/nn_distance_training",
+                 "/mfg/memorisation/nn_distance_fresh"]
+
+
+def run(binary, nranks, scratch, name, args):
+    return run_twinflow(check, binary, nranks, scratch, name, ["--family=mfg", "--quiet=true"] + args, TIMEOUT)
+
+
+def at_floor(name, group, pde_l1):
+    """A twin's L1 within 15 % of its noise floor plus twice the PDE's own
+    error (the histogram's L1 is a sum of many cells' deviations: its
+    spread about the floor is a few per cent at these sizes)."""
+    l1, floor = group["l1"][...], group["noise_floor_l1"][...]
+    bad = l1 > 1.15 * floor + 2 * pde_l1
+    check(not np.any(bad), f"{name}: L1 {l1[bad]} above floor {floor[bad]}")
+
+
+def memorisation(f):
+    m = f["/mfg/memorisation"]
+    rows = m.attrs["rows"]
+    rows = (rows.decode() if isinstance(rows, bytes) else rows).split(",")
+    return {r: {k: m[k][i] for k in m} for i, r in enumerate(rows)}
+
+
+def check_default(path):
+    with h5py.File(path, "r") as f:
+        check(f.attrs["family"] in (b"mfg", "mfg"), "default: family attribute")
+        mass = f["/compare/pde_mass"][...]
+        check(np.all(np.abs(mass - 1) < 1e-12), f"default: PDE mass {mass}")
+        # Narrow modes (σ = 0.22, 2.4 cells) at h = 0.094: the measured
+        # error is 6e-3 at τ = 0.1 and falls as the modes spread.
+        pde_l1 = f["/compare/pde_exact_l1"][...]
+        check(np.all(pde_l1[1:] < 1e-2) and pde_l1[0] == 0, f"default: PDE-exact L1 {pde_l1}")
+        at_floor("default forward", f["/compare"], pde_l1)
+        at_floor("default reverse", f["/compare/reverse"], pde_l1[::-1])
+        at_floor("default empirical side by side", f["/compare/reverse_empirical"], 0 * pde_l1)
+        check(f["/reverse_empirical/histogram"].shape == f["/reverse/histogram"].shape, "default: empirical histograms")
+        m = memorisation(f)
+        check(list(m) == ["exact", "empirical", "data baseline"], f"default: memorisation rows {list(m)}")
+        emp, ex, base = m["empirical"], m["exact"], m["data baseline"]
+        check(emp["fraction"] == 1 and emp["nn_distance_training"] == 0,
+              f"default: empirical samples not all on training points: {emp}")
+        check(emp["nn_distance_fresh"] > 0.5 * base["nn_distance_fresh"], f"default: empirical distance to fresh {emp}")
+        se = np.hypot(ex["fraction_stderr"], base["fraction_stderr"])
+        check(abs(ex["fraction"] - base["fraction"]) < Z * se,
+              f"default: exact fraction {ex['fraction']} vs baseline {base['fraction']} (s.e. {se})")
+        check(abs(ex["nn_distance_training"] / ex["nn_distance_fresh"] - 1) < 0.1,
+              f"default: exact distances to training and fresh sets {ex}")
+        return {d: f[d][...] for d in BIT_IDENTICAL if d in f}
+
+
+def check_order(binary, nranks, scratch):
+    errors = []
+    for cells in (64, 128):
+        path, _ = run(binary, nranks, scratch, f"order-{cells}",
+                      ["--particles.enabled=false", f"--grid.cells={cells}", "--pde.steps=400"])
+        if not path:
+            return
+        with h5py.File(path, "r") as f:
+            errors.append(f["/compare/pde_exact_l1"][-1])
+    check(errors[0] / errors[1] > 3, f"order: PDE-exact L1 at T {errors[0]:.3e} (64 cells) vs {errors[1]:.3e} (128)")
+
+
+def check_toy(path):
+    with h5py.File(path, "r") as f:
+        at_floor("toy reverse", f["/compare/reverse"], f["/compare/pde_exact_l1"][...][::-1])
+        m = memorisation(f)
+        check(list(m) == ["empirical", "data baseline"], f"toy: memorisation rows {list(m)}")
+        check(m["empirical"]["fraction"] == 1, f"toy: empirical fraction {m['empirical']}")
+        check(f["/mfg/training_points"].shape == (200, 2), "toy: training points")
+
+
+def check_one_gaussian(path):
+    with h5py.File(path, "r") as f:
+        at_floor("one-gaussian reverse", f["/compare/reverse"], f["/compare/pde_exact_l1"][...][::-1])
+        check("reverse_empirical" in f["/compare"], "one-gaussian: the empirical score beside the exact one")
+
+
+def main():
+    binary, nranks, scratch = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    os.makedirs(scratch, exist_ok=True)
+    path, _ = run(binary, nranks, scratch, "default", SMALL)
+    default = check_default(path) if path else None
+    check_order(binary, nranks, scratch)
+    toy = ["--mfg.data=toy:moons", "--mfg.score=empirical", "--mfg.train=200", "--mfg.beta=0.8"] + SMALL
+    path, _ = run(binary, nranks, scratch, "toy", toy)
+    if path:
+        check_toy(path)
+    path, _ = run(binary, nranks, scratch, "one-gaussian",
+                  ["--mfg.data=1:0.5,-0.5:0.2,0.1", "--mfg.beta=0.8", "--mfg.train=100"] + SMALL)
+    if path:
+        check_one_gaussian(path)
+    if nranks == 3 and default:
+        path, _ = run(binary, 1, scratch, "default-one-rank", SMALL)
+        if path:
+            with h5py.File(path, "r") as f:
+                for d, v in default.items():
+                    check(np.array_equal(f[d][...], v), f"rank identity: {d} differs between 1 and 3 ranks")
+    if nranks == 2:
+        small = ["--mfg.data=toy:moons", "--mfg.score=empirical", "--mfg.train=100", "--particles.count=4000",
+                 "--grid.cells=64", "--mfg.steps=40"]
+        restart_cycle(check, h5py, np, binary, "mfg", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL, TIMEOUT)
+    return report("check_mfg", check.failures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
