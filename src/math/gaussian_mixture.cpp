@@ -140,6 +140,45 @@ GaussianMixture GaussianMixture::parse(const std::string& key, const std::string
   return GaussianMixture(key, dim, std::move(comps));
 }
 
+namespace {
+
+// P(box) of a mixture with positive definite covariances by the tensor
+// 4-point Gauss–Legendre rule.
+double quadrature_box_probability(const MixtureScore& density, const double* lo, const double* hi) {
+  using Rule = boost::math::quadrature::gauss<double, 4>;
+  const int d = density.dim();
+  std::array<double, 8> nodes{}, weights{};
+  int n = 0;
+  for (std::size_t i = 0; i < Rule::abscissa().size(); ++i) {
+    const double x = Rule::abscissa()[i], w = Rule::weights()[i];
+    nodes[n] = x;
+    weights[n++] = w;
+    if (x != 0) {
+      nodes[n] = -x;
+      weights[n++] = w;
+    }
+  }
+  double vol = 1;
+  for (int k = 0; k < d; ++k) vol *= 0.5 * (hi[k] - lo[k]);
+  std::vector<int> idx(static_cast<std::size_t>(d), 0);
+  std::vector<double> x(static_cast<std::size_t>(d));
+  double total = 0;
+  for (;;) {
+    double w = vol;
+    for (int k = 0; k < d; ++k) {
+      x[k] = 0.5 * (lo[k] + hi[k]) + 0.5 * (hi[k] - lo[k]) * nodes[idx[k]];
+      w *= weights[idx[k]];
+    }
+    total += w * std::exp(density.log_density(x.data()));
+    int k = 0;
+    while (k < d && ++idx[k] == n) idx[k++] = 0;
+    if (k == d) break;
+  }
+  return total;
+}
+
+}  // namespace
+
 void cell_averages(const GaussianMixture& law, const Grid& grid, std::vector<double>& owned) {
   const Box& box = grid.box();
   const OwnedBlock& o = grid.owned();
@@ -171,13 +210,14 @@ void cell_averages(const GaussianMixture& law, const Grid& grid, std::vector<dou
     return;
   }
   owned.resize(static_cast<std::size_t>(o.size()));
+  const MixtureScore density(law);  // once, not per cell
   double lo[3], hi[3];
   for_each_cell(o, [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
     for (int a = 0; a < box.dim; ++a) {
       lo[a] = box.lower[a] + static_cast<double>(idx[a]) * box.spacing(a);
       hi[a] = lo[a] + box.spacing(a);
     }
-    owned[pos] = law.box_probability(lo, hi) / vol;
+    owned[pos] = quadrature_box_probability(density, lo, hi) / vol;
   });
 }
 
@@ -215,36 +255,8 @@ double GaussianMixture::box_probability(const double* lo, const double* hi) cons
     }
     return total;
   }
-  // Full covariances are positive definite (checked): tensor Gauss–Legendre.
-  using Rule = boost::math::quadrature::gauss<double, 4>;
-  const MixtureScore density(*this);
-  std::array<double, 8> nodes{}, weights{};
-  int n = 0;
-  for (std::size_t i = 0; i < Rule::abscissa().size(); ++i) {
-    const double x = Rule::abscissa()[i], w = Rule::weights()[i];
-    nodes[n] = x;
-    weights[n++] = w;
-    if (x != 0) {
-      nodes[n] = -x;
-      weights[n++] = w;
-    }
-  }
-  double vol = 1;
-  for (int k = 0; k < dim_; ++k) vol *= 0.5 * (hi[k] - lo[k]);
-  std::vector<int> idx(static_cast<std::size_t>(dim_), 0);
-  std::vector<double> x(static_cast<std::size_t>(dim_));
-  for (;;) {
-    double w = vol;
-    for (int k = 0; k < dim_; ++k) {
-      x[k] = 0.5 * (lo[k] + hi[k]) + 0.5 * (hi[k] - lo[k]) * nodes[idx[k]];
-      w *= weights[idx[k]];
-    }
-    total += w * std::exp(density.log_density(x.data()));
-    int k = 0;
-    while (k < dim_ && ++idx[k] == n) idx[k++] = 0;
-    if (k == dim_) break;
-  }
-  return total;
+  // Full covariances are positive definite (checked).
+  return quadrature_box_probability(MixtureScore(*this), lo, hi);
 }
 
 double GaussianMixture::marginal_cdf(int axis, double x) const {
