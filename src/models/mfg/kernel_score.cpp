@@ -25,7 +25,8 @@ KernelScoreModel::KernelScoreModel(int dim, std::vector<double> centres, double 
       m_(static_cast<std::int64_t>(centres.size()) / dim),
       centres_(std::move(centres)),
       delta_(delta),
-      c_(1.0 / (2.0 * beta)) {
+      c_(1.0 / (2.0 * beta)),
+      bandwidth_(bandwidth) {
   const int tri = dim_ * (dim_ + 1) / 2;
   theta_.assign(static_cast<std::size_t>(m_ * tri), 0.0);
   for (std::int64_t i = 0; i < m_; ++i)
@@ -116,7 +117,8 @@ double KernelScoreModel::loss(MPI_Comm comm, const double* samples, std::int64_t
 MinimiseResult KernelScoreModel::train(MPI_Comm comm, const double* samples, std::int64_t count,
                                        std::int64_t iterations) {
   MinimiseSettings settings;
-  settings.tao_type = "lmvm";
+  settings.tao_type = "blmvm";
+  settings.bound = kWidthRange / bandwidth_;
   settings.options_prefix = "mfg_kernel_";
   settings.max_iterations = iterations;
   settings.gradient_tolerance = kGradientTolerance;

@@ -48,15 +48,19 @@ class KernelScoreModel {
   /// is not null, its gradient in the parameters; identical bits on every rank.
   double loss(MPI_Comm comm, const double* samples, std::int64_t count, std::vector<double>* gradient) const;
   /// Collective. Minimises the loss of the samples from the current
-  /// parameters with PETSc TAO (default LMVM, a limited-memory quasi-Newton
-  /// method on the full batch; -mfg_kernel_tao_* options reach it).
+  /// parameters with PETSc TAO (default BLMVM, a limited-memory quasi-Newton
+  /// method with bounds, on the full batch: every entry of L_i within
+  /// kWidthRange / bandwidth, so that no kernel narrows below about
+  /// bandwidth / kWidthRange and every term of the loss stays in the range
+  /// of the exact sums; -mfg_kernel_tao_* options reach it).
   MinimiseResult train(MPI_Comm comm, const double* samples, std::int64_t count, std::int64_t iterations);
 
  private:
+  static constexpr double kWidthRange = 100;
   int dim_;
   std::int64_t m_;
   std::vector<double> centres_, theta_;
-  double delta_, c_;
+  double delta_, c_, bandwidth_;
 };
 
 }  // namespace twinflow::mfg
