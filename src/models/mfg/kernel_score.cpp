@@ -20,16 +20,17 @@ using Vector = Eigen::VectorXd;
 }  // namespace
 
 KernelScoreModel::KernelScoreModel(int dim, std::vector<double> centres, double delta, double beta,
-                                   double bandwidth)
+                                   double bandwidth, Covariance covariance)
     : dim_(dim),
       m_(static_cast<std::int64_t>(centres.size()) / dim),
+      blocks_(covariance == Covariance::kShared ? 1 : m_),
       centres_(std::move(centres)),
       delta_(delta),
       c_(1.0 / (2.0 * beta)),
       bandwidth_(bandwidth) {
   const int tri = dim_ * (dim_ + 1) / 2;
-  theta_.assign(static_cast<std::size_t>(m_ * tri), 0.0);
-  for (std::int64_t i = 0; i < m_; ++i)
+  theta_.assign(static_cast<std::size_t>(blocks_ * tri), 0.0);
+  for (std::int64_t i = 0; i < blocks_; ++i)
     for (int a = 0, e = 0; a < dim_; ++a)
       for (int b = 0; b <= a; ++b, ++e)
         if (a == b) theta_[static_cast<std::size_t>(i * tri + e)] = 1.0 / bandwidth;
@@ -46,7 +47,7 @@ Matrix lower_factor(const double* theta, int d) {
 
 std::vector<double> KernelScoreModel::precision(std::int64_t i) const {
   const int tri = dim_ * (dim_ + 1) / 2;
-  const Matrix l = lower_factor(theta_.data() + i * tri, dim_);
+  const Matrix l = lower_factor(theta_.data() + block(i) * tri, dim_);
   const Matrix p = l * l.transpose() + delta_ * Matrix::Identity(dim_, dim_);
   return {p.data(), p.data() + p.size()};  // symmetric: column- and row-major agree
 }
@@ -61,7 +62,7 @@ double KernelScoreModel::loss(MPI_Comm comm, const double* samples, std::int64_t
   std::vector<Matrix> factor(M), prec(M), cov(M);
   std::vector<double> log_norm(M), trace(M);
   for (std::size_t i = 0; i < M; ++i) {
-    factor[i] = lower_factor(theta_.data() + i * static_cast<std::size_t>(tri), d);
+    factor[i] = lower_factor(theta_.data() + block(static_cast<std::int64_t>(i)) * tri, d);
     prec[i] = factor[i] * factor[i].transpose() + delta_ * Matrix::Identity(d, d);
     Eigen::LLT<Matrix> llt(prec[i]);
     const Matrix lp = llt.matrixL();
@@ -102,7 +103,7 @@ double KernelScoreModel::loss(MPI_Comm comm, const double* samples, std::int64_t
                                     ((g[k].dot(s) - s2) * a - 0.5 * (s * u[k].transpose() + u[k] * s.transpose())));
       const Matrix dl = 2 * gk * factor[k];
       for (int p = 0, e = 0; p < d; ++p)
-        for (int q = 0; q <= p; ++q, ++e) sums.add(2 + k * static_cast<std::size_t>(tri) + static_cast<std::size_t>(e), dl(p, q));
+        for (int q = 0; q <= p; ++q, ++e) sums.add(static_cast<std::size_t>(2 + block(static_cast<std::int64_t>(k)) * tri + e), dl(p, q));
     }
   }
   const std::vector<double> total = sums.reduce(comm);

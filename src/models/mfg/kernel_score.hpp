@@ -19,6 +19,16 @@
 // N(0, τ² I_d), Σ = σ² I: L(σ²) = d τ²/σ⁴ − 2c d/σ², minimum at
 // σ² = τ²/c = 2β τ², value −c² d/τ² (β = ½: σ² = τ², −d/τ²).
 //
+// Two parametrisations. With one L_i per centre the loss on finitely many
+// samples is unbounded below: a kernel narrowing on a sample near its
+// centre gains about −d²/|x − x_i|², and the nearest such pair is ever
+// closer as M grows, so training fits the samples, not π (the tests measure
+// it). With one L shared by every centre (Σ_i = Σ) narrowing costs every
+// sample far from a centre, the loss has one minimiser, and training
+// reaches it from any starting bandwidth: the kernel density estimate whose
+// bandwidth matrix implicit score matching selects. Its gradient is the sum
+// of the per-centre gradients.
+//
 // Sums over samples are exact (core/exact_sum.hpp): loss and gradient are
 // the same bits for any partition of the samples over the ranks.
 #include <mpi.h>
@@ -32,12 +42,16 @@ namespace twinflow::mfg {
 
 class KernelScoreModel {
  public:
+  /// One L shared by every centre, or one L_i per centre.
+  enum class Covariance { kShared, kPerCentre };
   /// `centres`: M points of `dim` coordinates, point-major. L_i starts at
   /// I / bandwidth (Σ_i ≈ bandwidth² I).
-  KernelScoreModel(int dim, std::vector<double> centres, double delta, double beta, double bandwidth);
+  KernelScoreModel(int dim, std::vector<double> centres, double delta, double beta, double bandwidth,
+                   Covariance covariance = Covariance::kPerCentre);
   int dim() const { return dim_; }
   std::int64_t centres() const { return m_; }
-  /// d(d+1)/2 entries of each L_i (rows of the lower triangle), centre-major.
+  /// d(d+1)/2 entries of each L_i (rows of the lower triangle), centre-major;
+  /// one block when the covariance is shared.
   std::vector<double>& parameters() { return theta_; }
   const std::vector<double>& parameters() const { return theta_; }
   /// P_i as a row-major d × d matrix.
@@ -57,8 +71,10 @@ class KernelScoreModel {
 
  private:
   static constexpr double kWidthRange = 100;
+  /// The parameter block of centre i.
+  std::int64_t block(std::int64_t i) const { return blocks_ == 1 ? 0 : i; }
   int dim_;
-  std::int64_t m_;
+  std::int64_t m_, blocks_;
   std::vector<double> centres_, theta_;
   double delta_, c_, bandwidth_;
 };
