@@ -93,7 +93,8 @@ class MfgExperiment : public DensityTwinExperiment {
       : DensityTwinExperiment(c, Layout{static_cast<int>(c.integer("grid.dim")), c.integer("mfg.steps")}),
         comm_(comm),
         data_(c.text("mfg.data"), dim(), c.integer("mfg.train"), seed()),
-        beta_(c.real("mfg.beta")) {
+        beta_(c.real("mfg.beta")),
+        steps_(c.integer("mfg.steps")) {
     std::string why;
     std::optional<GaussianMixture> exact = exact_terminal(data_, beta_, why);
     ScoreRun empirical{"empirical", data_.training_law()};
@@ -176,7 +177,7 @@ class MfgExperiment : public DensityTwinExperiment {
   }
 
   void customise_twins(Twin&, Twin& reverse, std::vector<Twin>& more, RunSetup&) override {
-    reverse.title += "\n(" + scores_.front().name + " score, " + std::to_string(reverse_output_steps().back()) +
+    reverse.title += "\n(" + scores_.front().name + " score, " + std::to_string(steps_) +
                      " exact heat-bridge steps)";
     for (std::size_t r = 1; r < scores_.size(); ++r) {
       Twin t = reverse;
@@ -231,7 +232,7 @@ class MfgExperiment : public DensityTwinExperiment {
 
   std::unique_ptr<ParticleSampler> bridge_sampler(std::size_t r, Ensemble units) const {
     return std::make_unique<BridgeSampler>(std::move(units), scores_[r].terminal, beta_, horizon(),
-                                           reverse_output_steps().back(), seed());
+                                           steps_, seed());
   }
 
   // Collective. The memorisation of score r's generated samples.
@@ -279,6 +280,7 @@ class MfgExperiment : public DensityTwinExperiment {
   MPI_Comm comm_;
   DataSource data_;
   double beta_;
+  std::int64_t steps_;  ///< N, the generative sampler's exact heat-bridge steps over [0, T]
   std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the other available one
   std::vector<double> memorisation_;  ///< per score: fraction, its s.e., NN distances to training and fresh sets
 };
