@@ -1,5 +1,6 @@
 #include "twinflow/core/timing.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -41,14 +42,16 @@ std::string PhaseTimer::report(MPI_Comm comm) const {
   MPI_Comm_size(comm, &size);
   std::ostringstream os;
   char line[160];
-  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s\n", "phase", "min [s]", "avg [s]", "max [s]");
+  int width = 14;  // the phase column: as wide as the longest name
+  for (const auto& p : phases_) width = std::max(width, static_cast<int>(p.size()));
+  std::snprintf(line, sizeof line, "%-*s %12s %12s %12s\n", width, "phase", "min [s]", "avg [s]", "max [s]");
   os << "\nTiming per phase over " << size << " rank(s) (stages, then the services they share)\n" << line;
   for (const auto& p : phases_) {
     double v = seconds_.at(p), lo = 0, hi = 0, sum = 0;
     MPI_Reduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, 0, comm);
     MPI_Reduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&v, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
-    std::snprintf(line, sizeof line, "%-14s %12.3f %12.3f %12.3f\n", p.c_str(), lo, sum / size, hi);
+    std::snprintf(line, sizeof line, "%-*s %12.3f %12.3f %12.3f\n", width, p.c_str(), lo, sum / size, hi);
     os << line;
   }
   return rank == 0 ? os.str() : std::string();

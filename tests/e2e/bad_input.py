@@ -258,6 +258,13 @@ def make_cases(scratch):
           "mfg.data"),
         C("mfg-malformed-points-file", ["--family=mfg", "--mfg.data=file:" + points_3, "--mfg.score=empirical"],
           "mfg.data"),
+        C("mfg-kernel-centres-all", ["--family=mfg", "--mfg.kernel.centres=500"], "mfg.kernel.centres"),
+        C("mfg-kernel-samples-beyond-training", ["--family=mfg", "--mfg.kernel.samples=401"], "mfg.kernel.samples"),
+        C("mfg-kernel-without-training", ["--family=mfg", "--mfg.score=kernel", "--mfg.train.iterations=0"],
+          "mfg.train.iterations"),
+        C("mfg-kernel-one-point", ["--family=mfg", "--mfg.score=kernel", "--mfg.train=1"], "mfg.train"),
+        C("mfg-kernel-unknown-covariance", ["--family=mfg", "--mfg.kernel.covariance=diagonal"],
+          "mfg.kernel.covariance"),
         C("mfg-train-all-of-file", ["--family=mfg", "--mfg.data=file:" + points_10, "--mfg.score=empirical",
                                     "--mfg.train=10"], "mfg.train"),
         # Choices and combinations.

@@ -9,8 +9,11 @@
 //   forward  the heat process from H, against η;
 //   reverse  the generative SDE with the chosen score (exact transitions,
 //            samplers.hpp), against η at T − s;
-// and a stage `reverse_<score>` for each other score available, side by
-// side, with the memorisation of every score against the data's baseline.
+// and a stage `reverse_<score>` for each other score available (exact,
+// empirical, kernel), side by side, with the memorisation of every score
+// against the data's baseline. The kernel score is trained when the run is
+// set up (kernel_fit.hpp), before the PDE takes its η_T; a restarted run
+// trains it again, to the same bits.
 #include <petscmat.h>
 
 #include <array>
@@ -20,6 +23,7 @@
 #include <sstream>
 
 #include "data.hpp"
+#include "kernel_fit.hpp"
 #include "memorisation.hpp"
 #include "samplers.hpp"
 #include "twinflow/compare/sample_metrics.hpp"
@@ -53,11 +57,12 @@ void declare(OptionSet& o) {
   o.add("mfg.beta", "0.5", "diffusion β of the mean-field game; the score targets η_T = π^{1/(2β)}",
         Accept::positive_real());
   o.add("mfg.score", "exact",
-        "score of the generative SDE: exact (the closed form, mixture data) or empirical (the training points); "
-        "the other one runs beside it when available",
-        Accept::choice({"exact", "empirical"}));
+        "score of the generative SDE: exact (the closed form, mixture data), empirical (the training points) or "
+        "kernel (trained, mfg.kernel.*); the others run beside it when available",
+        Accept::choice({"exact", "empirical", "kernel"}));
   o.add("mfg.steps", "50", "steps N of the generative sampler over [0, T] (exact transitions: N places the outputs)",
         Accept::integer(1, 1e9));
+  declare_kernel_options(o);
 }
 
 /// A score of the generative SDE, given by its terminal law H (η_T ∝ H).
@@ -96,15 +101,19 @@ class MfgExperiment : public DensityTwinExperiment {
         beta_(c.real("mfg.beta")),
         steps_(c.integer("mfg.steps")) {
     std::string why;
+    const std::string main = c.choice("mfg.score");
     std::optional<GaussianMixture> exact = exact_terminal(data_, beta_, why);
-    ScoreRun empirical{"empirical", data_.training_law()};
-    if (c.choice("mfg.score") == "exact") {
-      if (!exact) throw UsageError("mfg.score", "'exact' " + why);
-      scores_ = {{"exact", *exact}, std::move(empirical)};
-    } else {
-      scores_.push_back(std::move(empirical));
-      if (exact) scores_.push_back({"exact", *exact});
-    }
+    if (main == "exact" && !exact) throw UsageError("mfg.score", "'exact' " + why);
+    if (main == "kernel" || kernel_possible(data_.train_count())) kernel_ = fit_kernel_score(c, comm, data_, beta_);
+    // The chosen score first, then the others in a fixed order.
+    std::vector<ScoreRun> available;
+    if (exact) available.push_back({"exact", *exact});
+    available.push_back({"empirical", data_.training_law()});
+    if (kernel_) available.push_back({"kernel", kernel_->terminal});
+    for (ScoreRun& r : available)
+      if (r.name == main) scores_.push_back(r);
+    for (ScoreRun& r : available)
+      if (r.name != main) scores_.push_back(std::move(r));
     memorisation_.assign(4 * scores_.size(), NAN);
   }
 
@@ -151,7 +160,8 @@ class MfgExperiment : public DensityTwinExperiment {
     out.write_array("/mfg/fresh_points", {static_cast<std::int64_t>(data_.fresh().size()) / d, d}, data_.fresh());
     out.attribute("/mfg", "beta", beta_);
     out.attribute("/mfg", "data", data_.kind());
-    return table(columns);
+    if (kernel_) write_kernel(out);
+    return table(columns) + kernel_line();
   }
 
  protected:
@@ -259,6 +269,38 @@ class MfgExperiment : public DensityTwinExperiment {
     return measure_memorisation(comm_, x.data(), e.count, e.total, dim(), data_.training(), data_.fresh());
   }
 
+  // Collective. /mfg/kernel: the centres, the precisions (one block when
+  // shared) and the training's figures.
+  void write_kernel(OutputFile& out) const {
+    const KernelFit& k = *kernel_;
+    const std::int64_t d = dim();
+    out.write_array("/mfg/kernel/centres", {k.centres, d},
+                    std::vector<double>(data_.training().begin(), data_.training().begin() + k.centres * d));
+    out.write_array("/mfg/kernel/precision", {static_cast<std::int64_t>(k.precisions.size()) / (d * d), d, d},
+                    k.precisions);
+    out.attribute("/mfg/kernel", "covariance", k.covariance);
+    out.attribute("/mfg/kernel", "samples", k.samples);
+    out.attribute("/mfg/kernel", "delta", k.delta);
+    out.attribute("/mfg/kernel", "starting_bandwidth", k.bandwidth);
+    out.attribute("/mfg/kernel", "loss", k.training.value);
+    out.attribute("/mfg/kernel", "iterations", k.training.iterations);
+    out.attribute("/mfg/kernel", "tao_reason", k.training.reason);
+    out.attribute("/mfg/kernel", "training_seconds", k.seconds);
+  }
+
+  std::string kernel_line() const {
+    if (!kernel_) return {};
+    const KernelFit& k = *kernel_;
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "Kernel score: %lld centres, %s covariance, trained on %lld held-out training points by TAO "
+                  "BLMVM from bandwidth %.3g: loss %.6g after %lld iterations (%s), %.2f s\n",
+                  static_cast<long long>(k.centres), k.covariance.c_str(), static_cast<long long>(k.samples),
+                  k.bandwidth, k.training.value, static_cast<long long>(k.training.iterations),
+                  k.training.reason.c_str(), k.seconds);
+    return line;
+  }
+
   std::string table(const std::vector<std::vector<double>>& columns) const {
     std::ostringstream os;
     char line[200];
@@ -281,7 +323,8 @@ class MfgExperiment : public DensityTwinExperiment {
   DataSource data_;
   double beta_;
   std::int64_t steps_;  ///< N, the generative sampler's exact heat-bridge steps over [0, T]
-  std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the other available one
+  std::optional<KernelFit> kernel_;  ///< when the training set allows one
+  std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the others available
   std::vector<double> memorisation_;  ///< per score: fraction, its s.e., NN distances to training and fresh sets
 };
 
@@ -290,7 +333,7 @@ class MfgExperiment : public DensityTwinExperiment {
 Family family() {
   return {"mfg",
           "score generation as a Wasserstein proximal operator: mean-field game, Cole–Hopf heat equation, "
-          "exact and empirical scores, memorisation (README, \"The mfg family\")",
+          "exact, empirical and kernel scores, memorisation (README, \"The mfg family\")",
           declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<MfgExperiment>(c, comm); },
           false,

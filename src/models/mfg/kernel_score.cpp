@@ -52,6 +52,21 @@ std::vector<double> KernelScoreModel::precision(std::int64_t i) const {
   return {p.data(), p.data() + p.size()};  // symmetric: column- and row-major agree
 }
 
+GaussianMixture KernelScoreModel::terminal_law() const {
+  std::vector<GaussianComponent> components(static_cast<std::size_t>(m_));
+  for (std::int64_t i = 0; i < m_; ++i) {
+    const std::vector<double> p = precision(i);
+    const Matrix sigma = Eigen::Map<const Matrix>(p.data(), dim_, dim_).llt().solve(Matrix::Identity(dim_, dim_));
+    // Symmetrised, so the law's symmetry check sees the exact transpose.
+    const Matrix symmetric = 0.5 * (sigma + sigma.transpose());
+    GaussianComponent& c = components[static_cast<std::size_t>(i)];
+    c.weight = 1.0 / static_cast<double>(m_);
+    c.mean.assign(centres_.begin() + i * dim_, centres_.begin() + (i + 1) * dim_);
+    c.covariance.assign(symmetric.data(), symmetric.data() + symmetric.size());
+  }
+  return GaussianMixture("mfg.kernel", dim_, std::move(components));
+}
+
 double KernelScoreModel::loss(MPI_Comm comm, const double* samples, std::int64_t count,
                               std::vector<double>* gradient) const {
   const int d = dim_, tri = d * (d + 1) / 2;

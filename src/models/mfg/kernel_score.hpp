@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "twinflow/math/gaussian_mixture.hpp"
 #include "twinflow/optim/minimise.hpp"
 
 namespace twinflow::mfg {
@@ -56,6 +57,8 @@ class KernelScoreModel {
   const std::vector<double>& parameters() const { return theta_; }
   /// P_i as a row-major d × d matrix.
   std::vector<double> precision(std::int64_t i) const;
+  /// η_T as a law: (1/M) Σ_i N(x_i, P_i⁻¹). Not collective.
+  GaussianMixture terminal_law() const;
 
   /// Collective. The mean implicit score-matching loss over every rank's
   /// samples (this rank's `count` points, point-major) and, when `gradient`
