@@ -91,21 +91,38 @@ SampleComparison compare_samples(MPI_Comm comm, const Ensemble& e, const Referen
   law.sample(e, seed, exact);
 
   if (law.has_density()) {
-    std::vector<double> a(static_cast<std::size_t>(e.count)), b(a.size());
-    for (std::int64_t u = 0; u < e.count; ++u) {
-      a[u] = law.log_density(&e.x[static_cast<std::size_t>(u * d)]);
-      b[u] = law.log_density(&exact[static_cast<std::size_t>(u * d)]);
-    }
-    double va = 0, vb = 0;
-    mean_and_variance(comm, a, e.total, r.loglik, va);
-    mean_and_variance(comm, b, e.total, r.loglik_reference, vb);
-    r.loglik_se = std::sqrt((va + vb) / n);
+    const LogLikelihood l = mean_log_likelihood(comm, e, exact, law);
+    r.loglik = l.mean, r.loglik_reference = l.reference, r.loglik_se = l.standard_error;
   } else {
     r.loglik = r.loglik_reference = r.loglik_se = std::numeric_limits<double>::quiet_NaN();
   }
+  const SlicedDistance w = sliced_w1(comm, e, exact);
+  r.sliced_w1 = w.w1, r.sliced_w1_noise = w.noise;
+  return r;
+}
 
-  // Sliced W1: fixed directions (the same in every run), the CDFs of both
-  // projections on one binning of their joint range.
+LogLikelihood mean_log_likelihood(MPI_Comm comm, const Ensemble& e, const std::vector<double>& reference,
+                                  const ReferenceLaw& law) {
+  const int d = e.dim;
+  std::vector<double> a(static_cast<std::size_t>(e.count)), b(a.size());
+  for (std::int64_t u = 0; u < e.count; ++u) {
+    a[u] = law.log_density(&e.x[static_cast<std::size_t>(u * d)]);
+    b[u] = law.log_density(&reference[static_cast<std::size_t>(u * d)]);
+  }
+  LogLikelihood l;
+  double va = 0, vb = 0;
+  mean_and_variance(comm, a, e.total, l.mean, va);
+  mean_and_variance(comm, b, e.total, l.reference, vb);
+  l.standard_error = std::sqrt((va + vb) / static_cast<double>(e.total));
+  return l;
+}
+
+SlicedDistance sliced_w1(MPI_Comm comm, const Ensemble& e, const std::vector<double>& reference) {
+  const int d = e.dim;
+  const auto n = static_cast<double>(e.total);
+  SlicedDistance r;
+  // Fixed directions (the same in every run), the CDFs of both projections
+  // on one binning of their joint range.
   const CounterRng directions(0, Stream::kSlicedDirections);
   std::vector<double> dir(static_cast<std::size_t>(d)), pa(static_cast<std::size_t>(e.count)), pb(pa.size());
   std::vector<std::int64_t> counts(2 * static_cast<std::size_t>(kSlicedBins));
@@ -117,7 +134,7 @@ SampleComparison compare_samples(MPI_Comm comm, const Ensemble& e, const Referen
     double range[2] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};
     for (std::int64_t u = 0; u < e.count; ++u) {
       double x = 0, y = 0;
-      for (int a = 0; a < d; ++a) x += dir[a] * e.x[u * d + a], y += dir[a] * exact[u * d + a];
+      for (int a = 0; a < d; ++a) x += dir[a] * e.x[u * d + a], y += dir[a] * reference[u * d + a];
       pa[u] = x, pb[u] = y;
       range[0] = std::min({range[0], x, y});
       range[1] = std::min({range[1], -x, -y});
@@ -141,8 +158,8 @@ SampleComparison compare_samples(MPI_Comm comm, const Ensemble& e, const Referen
       const double f = std::clamp(0.5 * (fa + fb), 0.0, 1.0);
       noise += std::sqrt(4 * f * (1 - f) / (std::numbers::pi * n)) * width;
     }
-    r.sliced_w1 += w / kSlicedDirections;
-    r.sliced_w1_noise += noise / kSlicedDirections;
+    r.w1 += w / kSlicedDirections;
+    r.noise += noise / kSlicedDirections;
   }
   return r;
 }

@@ -58,6 +58,26 @@ struct SampleComparison {
 /// Directions of the sliced distance.
 inline constexpr int kSlicedDirections = 16;
 
+struct LogLikelihood {
+  double mean = 0, reference = 0;  ///< mean log density of the ensemble's points and of the reference points
+  double standard_error = 0;       ///< of their difference
+};
+/// Collective over comm. The law's mean log density at the ensemble's
+/// points (one per unit) and at `reference`, points of the same layout.
+/// The law must have a density.
+LogLikelihood mean_log_likelihood(MPI_Comm comm, const Ensemble& e, const std::vector<double>& reference,
+                                  const ReferenceLaw& law);
+
+struct SlicedDistance {
+  double w1 = 0;     ///< mean over the directions of the projections' W1
+  double noise = 0;  ///< its expectation for two independent samples of this size from one law
+};
+/// Collective over comm. The sliced W1 distance between the ensemble's
+/// points (one per unit) and `reference`, points of the same layout, over
+/// kSlicedDirections fixed directions (the same in every run). Counts are
+/// summed as integers, so the result does not depend on the rank count.
+SlicedDistance sliced_w1(MPI_Comm comm, const Ensemble& e, const std::vector<double>& reference);
+
 /// Collective over comm. Compares the ensemble's points (one per unit) with
 /// the law; exact samples are drawn for the same unit ids from `seed`. The
 /// log-likelihood entries are NaN when the law has no density.

@@ -115,6 +115,7 @@ class MfgExperiment : public DensityTwinExperiment {
     for (ScoreRun& r : available)
       if (r.name != main) scores_.push_back(std::move(r));
     memorisation_.assign(4 * scores_.size(), NAN);
+    generalisation_.assign(kGeneralisationColumns * scores_.size(), NAN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
@@ -137,7 +138,10 @@ class MfgExperiment : public DensityTwinExperiment {
     return true;
   }
 
-  void checkpoint(CheckpointArchive& a) override { a.replicated("memorisation", memorisation_); }
+  void checkpoint(CheckpointArchive& a) override {
+    a.replicated("memorisation", memorisation_);
+    a.replicated("generalisation", generalisation_);
+  }
 
   std::string report(OutputFile& out) override {
     if (!particles_on()) return {};
@@ -161,7 +165,7 @@ class MfgExperiment : public DensityTwinExperiment {
     out.attribute("/mfg", "beta", beta_);
     out.attribute("/mfg", "data", data_.kind());
     if (kernel_) write_kernel(out);
-    return table(columns) + kernel_line();
+    return table(columns) + generalisation_table(out) + kernel_line();
   }
 
  protected:
@@ -245,8 +249,21 @@ class MfgExperiment : public DensityTwinExperiment {
                                            steps_, seed());
   }
 
-  // Collective. The memorisation of score r's generated samples.
+  // Collective. The memorisation of score r's generated samples, and their
+  // distance to the data law: the mean log π (mixture data) and the sliced
+  // W1 to as many points of the law, ids beyond the memorisation
+  // baseline's (NaN for a point file, which has no law to draw from).
   void measure(std::size_t r, const Ensemble& e) {
+    if (data_.has_law()) {
+      double* g = generalisation_.data() + kGeneralisationColumns * r;
+      const std::vector<double> reference = data_.baseline(kBaselinePoints + e.first_id, e.count);
+      if (data_.mixture()) {
+        const LogLikelihood l = mean_log_likelihood(comm_, e, reference, MixtureLaw(*data_.mixture()));
+        g[0] = l.mean, g[1] = l.reference, g[2] = l.standard_error;
+      }
+      const SlicedDistance w = sliced_w1(comm_, e, reference);
+      g[3] = w.w1, g[4] = w.noise;
+    }
     const Memorisation m =
         measure_memorisation(comm_, e.x.data(), e.count, e.total, dim(), data_.training(), data_.fresh());
     const double values[4] = {m.fraction, m.fraction_stderr, m.nn_training, m.nn_fresh};
@@ -301,6 +318,38 @@ class MfgExperiment : public DensityTwinExperiment {
     return line;
   }
 
+  // Collective. /mfg/generalisation and its printed table.
+  std::string generalisation_table(OutputFile& out) const {
+    const char* names[kGeneralisationColumns] = {"loglik", "loglik_data", "loglik_stderr", "sliced_w1",
+                                                 "sliced_w1_noise"};
+    std::string rows;
+    for (int k = 0; k < kGeneralisationColumns; ++k) {
+      std::vector<double> column;
+      for (std::size_t r = 0; r < scores_.size(); ++r) column.push_back(generalisation_[kGeneralisationColumns * r + k]);
+      out.write_vector(std::string("/mfg/generalisation/") + names[k], column);
+    }
+    for (const ScoreRun& r : scores_) rows += (rows.empty() ? "" : ",") + r.name;
+    out.attribute("/mfg/generalisation", "rows", rows);
+    out.attribute("/mfg/generalisation", "reference",
+                  "as many points of the data law as generated samples, at s = T; loglik under the data law "
+                  "(mixtures), loglik_data that of the data points, loglik_stderr of their difference");
+    if (!data_.has_law()) return "\nGeneralisation: not measured (a point file has no data law to draw from)\n";
+    std::ostringstream os;
+    char line[200];
+    os << "\nGeneralisation at s = T against " << particle_count()
+       << " fresh points of the data law (noise: the sliced W1 of two such samples):\n";
+    std::snprintf(line, sizeof line, "%-16s | %10s %9s %10s | %10s %10s\n", "score", "mean log pi", "± s.e.",
+                  "data's", "sliced W1", "noise");
+    os << line;
+    for (std::size_t r = 0; r < scores_.size(); ++r) {
+      const double* g = generalisation_.data() + kGeneralisationColumns * r;
+      std::snprintf(line, sizeof line, "%-16s | %10.4f %9.4f %10.4f | %10.4e %10.4e\n", scores_[r].name.c_str(), g[0],
+                    g[2], g[1], g[3], g[4]);
+      os << line;
+    }
+    return os.str();
+  }
+
   std::string table(const std::vector<std::vector<double>>& columns) const {
     std::ostringstream os;
     char line[200];
@@ -326,6 +375,9 @@ class MfgExperiment : public DensityTwinExperiment {
   std::optional<KernelFit> kernel_;  ///< when the training set allows one
   std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the others available
   std::vector<double> memorisation_;  ///< per score: fraction, its s.e., NN distances to training and fresh sets
+  /// Per score: mean log π, the data's, the s.e. of their difference, sliced W1 and its noise level.
+  static constexpr int kGeneralisationColumns = 5;
+  std::vector<double> generalisation_;
 };
 
 }  // namespace
