@@ -42,8 +42,9 @@ import sys
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_common import (common_options, config_section, plot_modules, read_runs,  # noqa: E402
-                          rejected, replacing, run_main, save, task_command, task_name, text, write_csv)
+from study_common import (common_options, config_section, integer_list_from_environment,  # noqa: E402
+                          plot_modules, read_runs, rejected, replacing, run_main, save, task_command, task_name,
+                          text, write_csv)
 
 PROG = "free-n-study"
 
@@ -68,21 +69,8 @@ RESERVED = OrderedDict([("family", "the study (free)"),
 
 def matrix_sizes():
     """The list TWINFLOW_FREE_N, in its order."""
-    spec = os.environ.get("TWINFLOW_FREE_N", DEFAULT_SIZES)
-    entries = [e for e in re.split(r"[\s,]+", spec) if e]
-    sizes = []
-    for entry in entries:
-        if not re.fullmatch(r"[+-]?[0-9]+", entry):
-            raise rejected("environment", "TWINFLOW_FREE_N entry", entry, "is not an integer", SIZES_ACCEPTED)
-        if not MIN_SIZE <= int(entry) <= MAX_SIZE:
-            raise rejected("environment", "TWINFLOW_FREE_N entry", entry, "is out of range", SIZES_ACCEPTED)
-        if int(entry) in sizes:
-            raise rejected("environment", "TWINFLOW_FREE_N entry", entry, "appears twice", SIZES_ACCEPTED)
-        sizes.append(int(entry))
-    if len(sizes) < 2:
-        raise rejected("environment", "TWINFLOW_FREE_N", spec, f"has {len(sizes)} size(s), too few to fit a rate",
-                       SIZES_ACCEPTED)
-    return sizes
+    return integer_list_from_environment("TWINFLOW_FREE_N", DEFAULT_SIZES, MIN_SIZE, MAX_SIZE, SIZES_ACCEPTED,
+                                         "too few to fit a rate")
 
 
 def eigenvalue_points():

@@ -35,6 +35,25 @@ def task_name(index):
     return f"task-{index:03d}"
 
 
+def integer_list_from_environment(variable, default, lo, hi, accepted, too_few):
+    """The distinct integers in [lo, hi] of the environment variable (default
+    `default`), separated by blanks or commas, in their order; at least two
+    (`too_few` says why fewer will not do)."""
+    spec = os.environ.get(variable, default)
+    values = []
+    for entry in (e for e in re.split(r"[\s,]+", spec) if e):
+        if not re.fullmatch(r"[+-]?[0-9]+", entry):
+            raise rejected("environment", f"{variable} entry", entry, "is not an integer", accepted)
+        if not lo <= int(entry) <= hi:
+            raise rejected("environment", f"{variable} entry", entry, "is out of range", accepted)
+        if int(entry) in values:
+            raise rejected("environment", f"{variable} entry", entry, "appears twice", accepted)
+        values.append(int(entry))
+    if len(values) < 2:
+        raise rejected("environment", variable, spec, f"has {len(values)} value(s), {too_few}", accepted)
+    return values
+
+
 def common_options(tokens, study_options, reserved):
     """The options of every task: the study's, overridden and extended by the
     --key=value tokens (each key once: twinflow rejects a key given twice).

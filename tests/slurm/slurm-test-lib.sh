@@ -4,7 +4,7 @@
 # stopped again at exit. Sourced; the caller has `set -euo pipefail`.
 #
 #   slurm_test_prerequisites TWINFLOW_BINARY SCRATCH_DIR
-#       skips unless root, slurm-wlm, munge and a Python that imports h5py are
+#       exits 2 with a usage line unless given exactly those two; skips unless root, slurm-wlm, munge and a Python that imports h5py are
 #       there; fails if the binary is missing. Sets python, binary and scratch
 #       (absolute; SCRATCH_DIR is created) and state (SCRATCH_DIR/slurm-state),
 #       and unsets the SLURM_*/SBATCH_*/SRUN_*/SALLOC_* variables of a
@@ -30,6 +30,10 @@ fail() {
 # shellcheck disable=SC2034 # python, binary, scratch are for the caller
 slurm_test_prerequisites() {
   local b py var
+  if [[ $# -ne 2 ]]; then
+    echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
+    exit 2
+  fi
   [[ $(id -u) == 0 ]] || skip "the local Slurm runs as root; not root"
   for b in slurmctld slurmd munged sbatch sinfo srun squeue; do
     command -v "$b" >/dev/null 2>&1 || [[ -x /usr/sbin/$b ]] ||
@@ -62,11 +66,13 @@ slurm_test_prerequisites() {
 # and a skip (77) without scontrol or a Python with h5py, numpy and
 # matplotlib (a study's collector needs them).
 slurm_study_prerequisites() {
-  slurm_test_prerequisites "$2" "$3"
+  local who=$1
+  shift
+  slurm_test_prerequisites "$@"
   # shellcheck source=SCRIPTDIR/../../jobs/job-lib.sh
   source "$repo/jobs/job-lib.sh"
   command -v scontrol >/dev/null 2>&1 || skip "scontrol not found (Debian package slurm-client)"
-  twinflow_python "$1" >/dev/null 2>&1 ||
+  twinflow_python "$who" >/dev/null 2>&1 ||
     skip "no Python with h5py, numpy and matplotlib (Debian packages python3-h5py python3-matplotlib)"
 }
 
@@ -98,6 +104,30 @@ slurm_test_start() {
   [[ $export_line == "export SLURM_CONF="* ]] || fail "unexpected output from local-slurm.sh start: $export_line"
   eval "$export_line"
   echo "local Slurm up in $((SECONDS - t0)) s ($SLURM_CONF)"
+}
+
+# study_workdir [VARIABLE ...]: a fresh $scratch/study as `study`, the binary
+# exported as TWINFLOW, and TWINFLOW_OUTDIR and the VARIABLEs (the study's
+# lists) unset, so that the launcher picks its own output directory.
+study_workdir() {
+  study=$scratch/study
+  rm -rf -- "$study"
+  mkdir -p "$study"
+  export TWINFLOW=$binary
+  unset TWINFLOW_OUTDIR "$@"
+}
+
+# study_rejects NAME VARIABLE VALUE WORD DIR: `jobs/NAME.sh check` with the
+# environment variable VARIABLE=VALUE must exit 2 with one line on stderr
+# that contains WORD (the bad entry, quoted) and nothing on stdout.
+study_rejects() {
+  local name=$1 variable=$2 value=$3 word=$4 dir=$5 status=0 lines
+  env "$variable=$value" bash "$repo/jobs/$name.sh" check >"$dir/check.out" 2>"$dir/check.err" || status=$?
+  ((status == 2)) || fail "$name.sh check with $variable='$value': exit status $status, expected 2"
+  lines=$(wc -l <"$dir/check.err")
+  ((lines == 1)) || { cat "$dir/check.err" >&2; fail "$name.sh check with $variable='$value': $lines lines on stderr, expected 1"; }
+  grep -qF -- "$word" "$dir/check.err" || fail "$name.sh check does not name the bad entry: $(cat "$dir/check.err")"
+  [[ ! -s $dir/check.out ]] || fail "$name.sh check with $variable='$value' printed on stdout: $(cat "$dir/check.out")"
 }
 
 # study_submit_and_wait NAME DIR ARGS...: runs `jobs/NAME.sh submit ARGS...`

@@ -24,33 +24,15 @@
 
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
-  exit 2
-fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=SCRIPTDIR/slurm-test-lib.sh
 source "$here/slurm-test-lib.sh"
-slurm_study_prerequisites test_free_n_study "$1" "$2"
+slurm_study_prerequisites test_free_n_study "$@"
 
-launcher=$repo/jobs/free-n-study.sh
-study=$scratch/study
-rm -rf -- "$study"
-mkdir -p "$study"
-export TWINFLOW=$binary
-unset TWINFLOW_OUTDIR TWINFLOW_FREE_N TWINFLOW_FREE_POINTS
+study_workdir TWINFLOW_FREE_N TWINFLOW_FREE_POINTS
 
 # --- a bad size is rejected before anything runs ----------------------------------
-status=0
-TWINFLOW_FREE_N="20 x" bash "$launcher" check >"$study/check.out" 2>"$study/check.err" || status=$?
-((status == 2)) || fail "free-n-study.sh check with TWINFLOW_FREE_N='20 x': exit status $status, expected 2"
-lines=$(wc -l <"$study/check.err")
-if ((lines != 1)); then
-  cat "$study/check.err" >&2
-  fail "free-n-study.sh check with TWINFLOW_FREE_N='20 x': $lines lines on stderr, expected 1"
-fi
-grep -q "'x'" "$study/check.err" || fail "free-n-study.sh check does not name the bad entry: $(cat "$study/check.err")"
-[[ ! -s $study/check.out ]] || fail "free-n-study.sh check with a bad size printed on stdout: $(cat "$study/check.out")"
+study_rejects free-n-study TWINFLOW_FREE_N "20 x" "'x'" "$study"
 
 slurm_test_start
 
@@ -59,52 +41,26 @@ export TWINFLOW_FREE_N="20 40 80" TWINFLOW_FREE_POINTS=8000
 study_submit_and_wait free-n-study "$study" --time.snapshots=3 --grid.cells=300
 
 # --- check the output -----------------------------------------------------------
-if ! "$python" - "$outdir" "$TWINFLOW_FREE_N" "$TWINFLOW_FREE_POINTS" <<'EOF'; then
-import configparser
-import csv
+if ! "$python" - "$here" "$outdir" "$TWINFLOW_FREE_N" "$TWINFLOW_FREE_POINTS" <<'EOF'; then
 import os
 import re
 import sys
 
 import h5py
 
-outdir, sizes, points = sys.argv[1], [int(n) for n in sys.argv[2].split()], int(sys.argv[3])
+sys.path.insert(0, sys.argv[1])
+from study_checks import check_files, check_tasks, finish, read_csv  # noqa: E402
+
+outdir, sizes, points = sys.argv[2], [int(n) for n in sys.argv[3].split()], int(sys.argv[4])
 errors = []
-
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-for i, n in enumerate(sizes):
-    path = os.path.join(outdir, f"task-{i:03d}.h5")
-    if not os.path.isfile(path):
-        errors.append(f"{path} missing")
-        continue
-    with h5py.File(path, "r") as f:
-        task = text(f.attrs.get("slurm_array_task_id", "")).strip()
-        if task != str(i):
-            errors.append(f"{path}: slurm_array_task_id = {task!r}, expected {i}")
-        config = configparser.ConfigParser(interpolation=None)
-        config.read_string(text(f.attrs.get("config", "")))
-        wanted = {("free", "matrix_size"): str(n), ("free", "matrices"): str(-(-points // n)),
-                  ("free", "beta"): "1", ("free", "steps"): "0", ("time", "snapshots"): "3",
-                  ("grid", "cells"): "300"}
-        for (section, key), value in wanted.items():
-            got = config.get(section, key, fallback=None)
-            if got != value:
-                errors.append(f"{path}: [{section}] {key} = {got}, expected {value}")
-
-for name in ("free-n-study.csv", "free-n-rate.txt", "free_n_w1.png", "collect.log"):
-    if not os.path.isfile(os.path.join(outdir, name)):
-        errors.append(f"{name} missing")
+check_tasks(h5py, outdir, [{("free", "matrix_size"): str(n), ("free", "matrices"): str(-(-points // n)),
+                            ("free", "beta"): "1", ("free", "steps"): "0", ("time", "snapshots"): "3",
+                            ("grid", "cells"): "300"} for n in sizes], errors)
+check_files(outdir, ("free-n-study.csv", "free-n-rate.txt", "free_n_w1.png", "collect.log"), errors)
 if errors:
-    for e in errors:
-        print(f"{outdir}: {e}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(finish(outdir, errors))
 
-with open(os.path.join(outdir, "free-n-study.csv"), newline="") as f:
-    rows = list(csv.DictReader(f))
+rows = read_csv(outdir, "free-n-study.csv")
 got = [int(r["N"]) for r in rows]
 if got != sorted(sizes):
     errors.append(f"free-n-study.csv has the sizes {got}, expected one row for each of {sorted(sizes)}")
@@ -119,14 +75,7 @@ for name in ("free-n-rate.txt", "collect.log"):
         errors.append(f"{name} has no line 'fitted rate p = ...'")
     elif not float(m.group(1)) > 0:
         errors.append(f"{name}: fitted rate p = {m.group(1)}, expected > 0")
-
-with open(os.path.join(outdir, "free_n_w1.png"), "rb") as f:
-    if f.read(8) != b"\x89PNG\r\n\x1a\n":
-        errors.append("free_n_w1.png is not a PNG file")
-
-for e in errors:
-    print(f"{outdir}: {e}", file=sys.stderr)
-sys.exit(1 if errors else 0)
+sys.exit(finish(outdir, errors))
 EOF
   study_show
   fail "output check failed for $outdir"

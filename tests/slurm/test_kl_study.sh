@@ -20,14 +20,10 @@
 
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
-  exit 2
-fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=SCRIPTDIR/slurm-test-lib.sh
 source "$here/slurm-test-lib.sh"
-slurm_study_prerequisites test_kl_study "$1" "$2"
+slurm_study_prerequisites test_kl_study "$@"
 slurm_test_start
 
 # --- submit -------------------------------------------------------------------

@@ -21,15 +21,10 @@
 
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 TWINFLOW_BINARY SCRATCH_DIR" >&2
-  exit 2
-fi
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=SCRIPTDIR/slurm-test-lib.sh
 source "$here/slurm-test-lib.sh"
-slurm_test_prerequisites "$1" "$2"
+slurm_test_prerequisites "$@"
 slurm_test_start
 
 # About 35 s on 2 ranks on a fast machine (80 s on a slow one), most of it
