@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "twinflow/core/exact_sum.hpp"
+#include "twinflow/math/log_sum_exp.hpp"
 
 namespace twinflow::mfg {
 namespace {
@@ -16,7 +17,6 @@ constexpr int kFractionBits = 40;
 /// TAO stops when the gradient of the mean loss is this small.
 constexpr double kGradientTolerance = 1e-8;
 using Matrix = Eigen::MatrixXd;
-using Vector = Eigen::VectorXd;
 }  // namespace
 
 KernelScoreModel::KernelScoreModel(int dim, std::vector<double> centres, double delta, double beta,
@@ -70,55 +70,102 @@ GaussianMixture KernelScoreModel::terminal_law() const {
 double KernelScoreModel::loss(MPI_Comm comm, const double* samples, std::int64_t count,
                               std::vector<double>* gradient) const {
   const int d = dim_, tri = d * (d + 1) / 2;
-  const auto M = static_cast<std::size_t>(m_);
-  const std::size_t P = theta_.size();
-  // Slots: Σ ℓ, the samples, then Σ ∂ℓ/∂θ.
-  FixedPointSum sums(2 + (gradient ? P : 0), kFractionBits);
-  std::vector<Matrix> factor(M), prec(M), cov(M);
-  std::vector<double> log_norm(M), trace(M);
-  for (std::size_t i = 0; i < M; ++i) {
-    factor[i] = lower_factor(theta_.data() + block(static_cast<std::int64_t>(i)) * tri, d);
-    prec[i] = factor[i] * factor[i].transpose() + delta_ * Matrix::Identity(d, d);
-    Eigen::LLT<Matrix> llt(prec[i]);
-    const Matrix lp = llt.matrixL();
-    log_norm[i] = lp.diagonal().array().log().sum() - 0.5 * d * std::log(2 * M_PI);
-    cov[i] = llt.solve(Matrix::Identity(d, d));
-    trace[i] = prec[i].trace();
+  const std::size_t dd = static_cast<std::size_t>(d) * d, M = static_cast<std::size_t>(m_),
+                    B = static_cast<std::size_t>(blocks_), P = theta_.size();
+  // Per parameter block, flat d × d row-major: L, P = L Lᵀ + δ I, Σ = P⁻¹;
+  // log of the normalisation and tr P.
+  std::vector<double> factor(B * dd), prec(B * dd), cov(B * dd), log_norm(B), trace(B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const Matrix l = lower_factor(theta_.data() + b * static_cast<std::size_t>(tri), d);
+    const Matrix p = l * l.transpose() + delta_ * Matrix::Identity(d, d);
+    const Eigen::LLT<Matrix> llt(p);
+    const Matrix lp = llt.matrixL(), c = llt.solve(Matrix::Identity(d, d));
+    log_norm[b] = lp.diagonal().array().log().sum() - 0.5 * d * std::log(2 * M_PI);
+    trace[b] = p.trace();
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j) {
+        factor[b * dd + static_cast<std::size_t>(i * d + j)] = l(i, j);
+        prec[b * dd + static_cast<std::size_t>(i * d + j)] = p(i, j);
+        cov[b * dd + static_cast<std::size_t>(i * d + j)] = c(i, j);
+      }
   }
-  std::vector<Vector> u(M), g(M);
-  std::vector<double> logphi(M), r(M), f(M);
+  // Slots: Σ ℓ, the samples, then Σ ∂ℓ/∂θ. Each sample's terms are added
+  // whole (for a shared block: summed over the centres first, in centre
+  // order), so the sums do not depend on the partition of the samples.
+  FixedPointSum sums(2 + (gradient ? P : 0), kFractionBits);
+  std::vector<double> u(M * d), g(M * d), r(M), f(M), s(d), grad_p(B == 1 ? dd : 0), dl(dd);
+  auto block = [&](std::size_t i) { return B == 1 ? std::size_t{0} : i; };
+  // G (d × d, symmetric, in `out`) of centre k at this sample:
+  //   G_k = r_k {2c [(f_k − f̄) A_k − (u gᵀ + g uᵀ) − I] + 2(1 − 2c) [(g·s − |s|²) A_k − ½(s uᵀ + u sᵀ)]},
+  //   A_k = ½(Σ_k − u uᵀ).
+  auto add_g = [&](std::size_t k, double fbar, double s2, double* out) {
+    const double* uk = &u[k * d];
+    const double* gk = &g[k * d];
+    const double* ck = &cov[block(k) * dd];
+    double gs = 0;
+    for (int a = 0; a < d; ++a) gs += gk[a] * s[a];
+    const double alpha = r[k] * (2 * c_ * (f[k] - fbar) + 2 * (1 - 2 * c_) * (gs - s2));
+    const double beta_ug = r[k] * 2 * c_, beta_su = r[k] * (1 - 2 * c_);
+    for (int a = 0; a < d; ++a)
+      for (int b = 0; b < d; ++b)
+        out[a * d + b] += alpha * 0.5 * (ck[a * d + b] - uk[a] * uk[b]) -
+                          beta_ug * (uk[a] * gk[b] + gk[a] * uk[b] + (a == b ? 1.0 : 0.0)) -
+                          beta_su * (s[a] * uk[b] + uk[a] * s[b]);
+  };
+  // ∂ℓ/∂L = 2 G L, its lower triangle into the sums at block b.
+  auto add_factor_gradient = [&](std::size_t b, const double* gm) {
+    const double* l = &factor[b * dd];
+    for (int p = 0, e = 0; p < d; ++p)
+      for (int q = 0; q <= p; ++q, ++e) {
+        double v = 0;
+        for (int t = q; t < d; ++t) v += gm[p * d + t] * l[t * d + q];  // L is lower: l[t][q] = 0 for t < q
+        sums.add(2 + b * static_cast<std::size_t>(tri) + static_cast<std::size_t>(e), 2 * v);
+      }
+  };
   for (std::int64_t n = 0; n < count; ++n) {
-    const Eigen::Map<const Vector> x(samples + n * d, d);
-    double top = -std::numeric_limits<double>::infinity();
+    const double* x = samples + n * d;
     for (std::size_t i = 0; i < M; ++i) {
-      u[i] = x - Eigen::Map<const Vector>(centres_.data() + i * static_cast<std::size_t>(d), d);
-      g[i] = -prec[i] * u[i];
-      logphi[i] = log_norm[i] + 0.5 * u[i].dot(g[i]);
-      top = std::max(top, logphi[i]);
+      const double* pi = &prec[block(i) * dd];
+      const double* ci = &centres_[i * d];
+      double* ui = &u[i * d];
+      double* gi = &g[i * d];
+      for (int a = 0; a < d; ++a) ui[a] = x[a] - ci[a];
+      double quad = 0;
+      for (int a = 0; a < d; ++a) {
+        double v = 0;
+        for (int b = 0; b < d; ++b) v -= pi[a * d + b] * ui[b];
+        gi[a] = v;
+        quad += ui[a] * v;
+      }
+      r[i] = log_norm[block(i)] + 0.5 * quad;
     }
-    double z = 0;
-    for (std::size_t i = 0; i < M; ++i) z += (r[i] = std::exp(logphi[i] - top));
-    Vector s = Vector::Zero(d);
+    const double z = exp_shifted_by_max(r.data(), M);
+    std::fill(s.begin(), s.end(), 0.0);
     double fbar = 0;
     for (std::size_t i = 0; i < M; ++i) {
       r[i] /= z;
-      s += r[i] * g[i];
-      f[i] = g[i].squaredNorm() - trace[i];
+      double g2 = 0;
+      for (int a = 0; a < d; ++a) s[a] += r[i] * g[i * d + a], g2 += g[i * d + a] * g[i * d + a];
+      f[i] = g2 - trace[block(i)];
       fbar += r[i] * f[i];
     }
-    const double s2 = s.squaredNorm();
+    double s2 = 0;
+    for (int a = 0; a < d; ++a) s2 += s[a] * s[a];
     sums.add(0, 2 * c_ * fbar + (1 - 2 * c_) * s2);
     sums.add(1, 1.0);
     if (!gradient) continue;
-    for (std::size_t k = 0; k < M; ++k) {
-      const Matrix a = 0.5 * (cov[k] - u[k] * u[k].transpose());
-      const Matrix gk = r[k] * (2 * c_ * ((f[k] - fbar) * a - (u[k] * g[k].transpose() + g[k] * u[k].transpose()) -
-                                          Matrix::Identity(d, d)) +
-                                2 * (1 - 2 * c_) *
-                                    ((g[k].dot(s) - s2) * a - 0.5 * (s * u[k].transpose() + u[k] * s.transpose())));
-      const Matrix dl = 2 * gk * factor[k];
-      for (int p = 0, e = 0; p < d; ++p)
-        for (int q = 0; q <= p; ++q, ++e) sums.add(static_cast<std::size_t>(2 + block(static_cast<std::int64_t>(k)) * tri + e), dl(p, q));
+    if (B == 1) {
+      std::fill(grad_p.begin(), grad_p.end(), 0.0);
+      for (std::size_t k = 0; k < M; ++k)
+        if (r[k] != 0) add_g(k, fbar, s2, grad_p.data());
+      add_factor_gradient(0, grad_p.data());
+    } else {
+      for (std::size_t k = 0; k < M; ++k) {
+        if (r[k] == 0) continue;  // an underflowed responsibility adds nothing
+        std::fill(dl.begin(), dl.end(), 0.0);
+        add_g(k, fbar, s2, dl.data());
+        add_factor_gradient(k, dl.data());
+      }
     }
   }
   const std::vector<double> total = sums.reduce(comm);
