@@ -1,6 +1,9 @@
 #include "data.hpp"
 
+#include <Eigen/Dense>
+
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -13,6 +16,10 @@ namespace {
 
 /// The stream of the data points (training, fresh and baseline sets).
 constexpr Stream kDataPoints = Stream::kFamily;
+/// The embedding's normals: a stream of their own under a fixed seed, not
+/// the run's.
+constexpr Stream kEmbeddingStream = static_cast<Stream>(static_cast<std::uint64_t>(Stream::kFamily) + 1);
+constexpr std::uint64_t kEmbeddingSeed = 0;
 
 std::string toy_list() {
   std::string s;
@@ -52,9 +59,22 @@ DataSource::DataSource(const std::string& spec, int dim, std::int64_t train, std
     toy_ = spec.substr(4);
     if (!is_toy_set(toy_))
       throw UsageError("mfg.data", "has no toy set '" + toy_ + "'; accepted: toy:NAME with NAME one of " + toy_list());
-    if (dim != 2)
-      throw UsageError("grid.dim", "is " + std::to_string(dim) + " but the toy sets are 2-D; accepted: 2 with toy:NAME");
+    if (dim == 1 || dim == 3)
+      throw UsageError("grid.dim", "is " + std::to_string(dim) +
+                                       " but a toy set is 2-D on the grid, or a plane in the grid-free sample space; "
+                                       "accepted: 2, or 4 and more with toy:NAME");
     kind_ = "toy:" + toy_;
+    if (dim >= 4) {
+      // Q: the orthonormal factor of a d × 2 matrix of standard normals of a
+      // fixed key, so that the plane does not depend on the run's seed.
+      const CounterRng fixed(kEmbeddingSeed, kEmbeddingStream);
+      Eigen::MatrixXd a(dim, 2);
+      for (int j = 0; j < 2; ++j) fixed.normals(static_cast<std::uint64_t>(j), 0, a.col(j).data(), dim);
+      const Eigen::MatrixXd q = Eigen::HouseholderQR<Eigen::MatrixXd>(a).householderQ() * Eigen::MatrixXd::Identity(dim, 2);
+      embedding_.resize(d * 2);
+      for (int i = 0; i < dim; ++i)
+        for (int j = 0; j < 2; ++j) embedding_[static_cast<std::size_t>(i * 2 + j)] = q(i, j);
+    }
   } else if (spec.rfind("file:", 0) == 0) {
     kind_ = "file";
     const std::vector<double> points = read_points(spec.substr(5), dim);
@@ -91,10 +111,25 @@ DataSource::DataSource(const std::string& spec, int dim, std::int64_t train, std
 
 void DataSource::draw(std::uint64_t id, double* x) const {
   const CounterRng rng(seed_, kDataPoints);
-  if (mixture_)
+  if (mixture_) {
     mixture_->sample(rng, id, x);
-  else
+  } else if (embedding_.empty()) {
     draw_toy_point(toy_, rng, id, x);
+  } else {
+    double p[2];
+    draw_toy_point(toy_, rng, id, p);
+    for (int i = 0; i < dim_; ++i) x[i] = embedding_[i * 2] * p[0] + embedding_[i * 2 + 1] * p[1];
+  }
+}
+
+double DataSource::plane_distance(const double* x) const {
+  double c[2] = {0, 0}, r2 = 0;  // Qᵀx, then |x − Q Qᵀx|²
+  for (int i = 0; i < dim_; ++i) c[0] += embedding_[i * 2] * x[i], c[1] += embedding_[i * 2 + 1] * x[i];
+  for (int i = 0; i < dim_; ++i) {
+    const double r = x[i] - embedding_[i * 2] * c[0] - embedding_[i * 2 + 1] * c[1];
+    r2 += r * r;
+  }
+  return std::sqrt(r2);
 }
 
 std::vector<double> DataSource::baseline(std::int64_t first, std::int64_t count) const {

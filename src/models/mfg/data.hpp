@@ -1,7 +1,10 @@
 #pragma once
 // The data of the mfg family (`mfg.data`): a Gaussian mixture in the
 // ou.target syntax, one of the 2-D toy sets (`toy:NAME`), or a file of
-// points (`file:PATH`, one point per line, `#` comments). A run takes n
+// points (`file:PATH`, one point per line, `#` comments). In d ≥ 4
+// dimensions (the grid-free sample space) a toy set lies on a plane: its
+// 2-D point p is embedded as Q p, Q a fixed d × 2 matrix of orthonormal
+// columns (the same in every run). A run takes n
 // training points from it (`mfg.train`), a fresh set of the same size that
 // training never sees, and, for the memorisation baseline, more points of
 // the data law. From a law (mixture or toy set) point `id` is a function
@@ -42,6 +45,10 @@ class DataSource {
   std::vector<double> baseline(std::int64_t first, std::int64_t count) const;
   /// The point masses of the training points, weight 1/n each.
   GaussianMixture training_law() const;
+  /// Whether the data lie on an embedded plane (a toy set in d ≥ 4).
+  bool embedded() const { return !embedding_.empty(); }
+  /// |x − Q Qᵀ x|, the distance of x to that plane (embedded() only).
+  double plane_distance(const double* x) const;
 
  private:
   void draw(std::uint64_t id, double* x) const;
@@ -51,6 +58,7 @@ class DataSource {
   std::string kind_, toy_;
   std::optional<GaussianMixture> mixture_;
   std::vector<double> training_, fresh_;
+  std::vector<double> embedding_;  ///< Q, d × 2 row-major (empty on the plane itself)
 };
 
 }  // namespace twinflow::mfg

@@ -29,6 +29,7 @@
 #include "twinflow/compare/sample_metrics.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/core/exact_sum.hpp"
 #include "twinflow/core/petsc_error.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
@@ -48,7 +49,8 @@ constexpr std::int64_t kBaselinePoints = 20000;
 
 void declare(OptionSet& o) {
   o.add("mfg.data", kDefaultData,
-        "data law π: a Gaussian mixture in the ou.target syntax, toy:NAME (a 2-D toy set), or file:PATH (one "
+        "data law π: a Gaussian mixture in the ou.target syntax, toy:NAME (a 2-D toy set; on a plane in 4 or more "
+        "dimensions), or file:PATH (one "
         "point per line)",
         Accept::any_text("'weight:mean:variance' joined by ';', toy:NAME (8gaussians, checkerboard, 2spirals, "
                          "swissroll, moons, pinwheel, circles, rings) or file:PATH"));
@@ -116,6 +118,7 @@ class MfgExperiment : public DensityTwinExperiment {
       if (r.name != main) scores_.push_back(std::move(r));
     memorisation_.assign(4 * scores_.size(), NAN);
     generalisation_.assign(kGeneralisationColumns * scores_.size(), NAN);
+    plane_distance_.assign(scores_.size(), NAN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
@@ -141,6 +144,7 @@ class MfgExperiment : public DensityTwinExperiment {
   void checkpoint(CheckpointArchive& a) override {
     a.replicated("memorisation", memorisation_);
     a.replicated("generalisation", generalisation_);
+    a.replicated("plane_distance", plane_distance_);
   }
 
   std::string report(OutputFile& out) override {
@@ -165,7 +169,7 @@ class MfgExperiment : public DensityTwinExperiment {
     out.attribute("/mfg", "beta", beta_);
     out.attribute("/mfg", "data", data_.kind());
     if (kernel_) write_kernel(out);
-    return table(columns) + generalisation_table(out) + kernel_line();
+    return table(columns) + generalisation_table(out) + manifold_table(out) + kernel_line();
   }
 
  protected:
@@ -254,6 +258,7 @@ class MfgExperiment : public DensityTwinExperiment {
   // W1 to as many points of the law, ids beyond the memorisation
   // baseline's (NaN for a point file, which has no law to draw from).
   void measure(std::size_t r, const Ensemble& e) {
+    if (data_.embedded()) plane_distance_[r] = mean_plane_distance(e.x.data(), e.count, e.total);
     if (data_.has_law()) {
       double* g = generalisation_.data() + kGeneralisationColumns * r;
       const std::vector<double> reference = data_.baseline(kBaselinePoints + e.first_id, e.count);
@@ -318,6 +323,38 @@ class MfgExperiment : public DensityTwinExperiment {
     return line;
   }
 
+  // Collective. The mean distance of `count` points (of `total` over the
+  // ranks) to the plane the data lie on, summed exactly.
+  double mean_plane_distance(const double* x, std::int64_t count, std::int64_t total) const {
+    FixedPointSum sum(1, kPlaneDistanceBits);
+    for (std::int64_t p = 0; p < count; ++p) sum.add(0, data_.plane_distance(x + p * dim()));
+    return sum.reduce(comm_)[0] / static_cast<double>(total);
+  }
+
+  // Collective. /mfg/manifold and its printed lines (embedded toy sets only).
+  std::string manifold_table(OutputFile& out) const {
+    if (!data_.embedded()) return {};
+    const Ensemble e = Ensemble::partition(comm_, std::min(kBaselinePoints, particle_count()), dim());
+    const std::vector<double> fresh = data_.baseline(e.first_id, e.count);
+    std::vector<double> column = plane_distance_;
+    column.push_back(mean_plane_distance(fresh.data(), e.count, e.total));
+    std::string rows;
+    for (const ScoreRun& r : scores_) rows += r.name + ",";
+    out.write_vector("/mfg/manifold/plane_distance", column);
+    out.attribute("/mfg/manifold", "rows", rows + "data baseline");
+    out.attribute("/mfg/manifold", "criterion",
+                  "mean distance at s = T to the plane the 2-D toy set is embedded in (by a fixed rotation)");
+    std::ostringstream os;
+    char line[200];
+    os << "\nDistance to the data's plane at s = T (the toy set embedded in " << dim() << " dimensions):\n";
+    for (std::size_t r = 0; r < column.size(); ++r) {
+      std::snprintf(line, sizeof line, "%-16s | %12.4e\n", r < scores_.size() ? scores_[r].name.c_str() : "data (baseline)",
+                    column[r]);
+      os << line;
+    }
+    return os.str();
+  }
+
   // Collective. /mfg/generalisation and its printed table.
   std::string generalisation_table(OutputFile& out) const {
     const char* names[kGeneralisationColumns] = {"loglik", "loglik_data", "loglik_stderr", "sliced_w1",
@@ -378,6 +415,10 @@ class MfgExperiment : public DensityTwinExperiment {
   /// Per score: mean log π, the data's, the s.e. of their difference, sliced W1 and its noise level.
   static constexpr int kGeneralisationColumns = 5;
   std::vector<double> generalisation_;
+  std::vector<double> plane_distance_;  ///< per score (embedded toy sets): mean distance to the data's plane
+  /// Terms of the plane distance rounded to 2^−60: a sample generated on
+  /// the plane is at a distance of round-off, about 1e-16.
+  static constexpr int kPlaneDistanceBits = 60;
 };
 
 }  // namespace
