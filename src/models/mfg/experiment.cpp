@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "data.hpp"
+#include "hjb_residual.hpp"
 #include "kernel_fit.hpp"
 #include "memorisation.hpp"
 #include "samplers.hpp"
@@ -119,6 +120,7 @@ class MfgExperiment : public DensityTwinExperiment {
     memorisation_.assign(4 * scores_.size(), NAN);
     generalisation_.assign(kGeneralisationColumns * scores_.size(), NAN);
     plane_distance_.assign(scores_.size(), NAN);
+    hjb_residual_.assign(snapshot_times().size(), NAN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
@@ -145,10 +147,16 @@ class MfgExperiment : public DensityTwinExperiment {
     a.replicated("memorisation", memorisation_);
     a.replicated("generalisation", generalisation_);
     a.replicated("plane_distance", plane_distance_);
+    a.replicated("hjb_residual", hjb_residual_);
+  }
+
+  void observe_snapshot(std::size_t j, double, const GridSpace& grid, const std::vector<double>& eta) override {
+    hjb_residual_[j] = hjb_residual(grid.grid(), eta, beta_);
   }
 
   std::string report(OutputFile& out) override {
-    if (!particles_on()) return {};
+    const std::string hjb = has_grid() && pde_on() ? hjb_report(out) : std::string();
+    if (!particles_on()) return hjb;
     const Memorisation base = baseline();
     std::vector<std::vector<double>> columns(4);
     std::string rows;
@@ -169,7 +177,7 @@ class MfgExperiment : public DensityTwinExperiment {
     out.attribute("/mfg", "beta", beta_);
     out.attribute("/mfg", "data", data_.kind());
     if (kernel_) write_kernel(out);
-    return table(columns) + generalisation_table(out) + manifold_table(out) + kernel_line();
+    return hjb + table(columns) + generalisation_table(out) + manifold_table(out) + kernel_line();
   }
 
  protected:
@@ -323,6 +331,23 @@ class MfgExperiment : public DensityTwinExperiment {
     return line;
   }
 
+  // Collective. /mfg/hjb_residual and its printed line.
+  std::string hjb_report(OutputFile& out) const {
+    out.write_vector("/mfg/hjb_residual", hjb_residual_);
+    out.attribute("/mfg/hjb_residual", "definition",
+                  "eta-weighted mean |d_t Phi + |grad Phi|^2 / 2 + beta Lap Phi|, Phi = 2 beta log eta, on the "
+                  "PDE's eta at every snapshot (heat clock), interior cells, central differences");
+    std::ostringstream os;
+    char line[160];
+    os << "\nHJB residual of Phi = 2 beta log eta on the grid (eta-weighted mean |R|, O(h^2)):\n";
+    for (std::size_t j = 0; j < hjb_residual_.size(); j += std::max<std::size_t>(1, hjb_residual_.size() / 4)) {
+      std::snprintf(line, sizeof line, "  tau %.3g: %.3e", snapshot_times()[j], hjb_residual_[j]);
+      os << line;
+    }
+    os << "\n";
+    return os.str();
+  }
+
   // Collective. The mean distance of `count` points (of `total` over the
   // ranks) to the plane the data lie on, summed exactly.
   double mean_plane_distance(const double* x, std::int64_t count, std::int64_t total) const {
@@ -416,6 +441,7 @@ class MfgExperiment : public DensityTwinExperiment {
   static constexpr int kGeneralisationColumns = 5;
   std::vector<double> generalisation_;
   std::vector<double> plane_distance_;  ///< per score (embedded toy sets): mean distance to the data's plane
+  std::vector<double> hjb_residual_;    ///< per snapshot: the η-weighted HJB residual of the PDE's η
   /// Terms of the plane distance rounded to 2^−60: a sample generated on
   /// the plane is at a distance of round-off, about 1e-16.
   static constexpr int kPlaneDistanceBits = 60;

@@ -22,8 +22,9 @@ Runs the mfg twin on NRANKS MPI ranks and checks with h5py and numpy:
            below 2.5 noise levels (measured 1.4), every score's sliced W1
            finite and positive;
   order    (PDE only, 64 and 128 cells): the heat equation's error against
-           the closed form falls by at least 3 when h halves (second order
-           in h; the time error is far below at this step);
+           the closed form and the HJB residual of Φ = 2β log η at τ = T
+           both fall by at least 3 when h halves (second order in h; the
+           time error is far below at this step);
   toy      (moons, kernel score, 200 training points, β = 0.8): the PDE
            from the kernel's η_T, the generated samples against its η at
            T − s, the empirical score's samples on the training points at
@@ -100,6 +101,9 @@ def check_default(path):
         # error is 6e-3 at τ = 0.1 and falls as the modes spread.
         pde_l1 = f["/compare/pde_exact_l1"][...]
         check(np.all(pde_l1[1:] < 1e-2) and pde_l1[0] == 0, f"default: PDE-exact L1 {pde_l1}")
+        hjb = f["/mfg/hjb_residual"][...]
+        check(np.all(np.isfinite(hjb)) and hjb[-1] < 5e-3 and np.all(np.diff(hjb) < 0),
+              f"default: HJB residual {hjb} (measured 1.1e-3 at tau = T, falling as eta spreads)")
         at_floor("default forward", f["/compare"], pde_l1)
         at_floor("default reverse", f["/compare/reverse"], pde_l1[::-1])
         at_floor("default empirical side by side", f["/compare/reverse_empirical"], 0 * pde_l1)
@@ -132,7 +136,7 @@ def check_default(path):
 
 
 def check_order(binary, nranks, scratch):
-    errors = []
+    errors, residuals = [], []
     for cells in (64, 128):
         path, _ = run(binary, nranks, scratch, f"order-{cells}",
                       ["--particles.enabled=false", f"--grid.cells={cells}", "--pde.steps=400"])
@@ -140,7 +144,10 @@ def check_order(binary, nranks, scratch):
             return
         with h5py.File(path, "r") as f:
             errors.append(f["/compare/pde_exact_l1"][-1])
+            residuals.append(f["/mfg/hjb_residual"][-1])
     check(errors[0] / errors[1] > 3, f"order: PDE-exact L1 at T {errors[0]:.3e} (64 cells) vs {errors[1]:.3e} (128)")
+    check(residuals[0] / residuals[1] > 3,
+          f"order: HJB residual at T {residuals[0]:.3e} (64 cells) vs {residuals[1]:.3e} (128)")
 
 
 def check_toy(path):
