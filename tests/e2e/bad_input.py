@@ -263,6 +263,7 @@ def make_cases(scratch):
         C("mfg-kernel-without-training", ["--family=mfg", "--mfg.score=kernel", "--mfg.train.iterations=0"],
           "mfg.train.iterations"),
         C("mfg-kernel-one-point", ["--family=mfg", "--mfg.score=kernel", "--mfg.train=1"], "mfg.train"),
+        C("mfg-kernel-point-data", ["--family=mfg", "--mfg.score=kernel", "--mfg.data=1:0.5,0.5:0"], "mfg.data"),
         C("mfg-kernel-unknown-covariance", ["--family=mfg", "--mfg.kernel.covariance=diagonal"],
           "mfg.kernel.covariance"),
         C("mfg-train-all-of-file", ["--family=mfg", "--mfg.data=file:" + points_10, "--mfg.score=empirical",

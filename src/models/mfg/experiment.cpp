@@ -107,7 +107,8 @@ class MfgExperiment : public DensityTwinExperiment {
     const std::string main = c.choice("mfg.score");
     std::optional<GaussianMixture> exact = exact_terminal(data_, beta_, why);
     if (main == "exact" && !exact) throw UsageError("mfg.score", "'exact' " + why);
-    if (main == "kernel" || kernel_possible(data_.train_count())) kernel_ = fit_kernel_score(c, comm, data_, beta_);
+    // Beside another score the kernel is a particle-side comparison only.
+    if (main == "kernel" || particles_on()) kernel_ = fit_kernel_score(c, comm, data_, beta_, main == "kernel");
     // The chosen score first, then the others in a fixed order.
     std::vector<ScoreRun> available;
     if (exact) available.push_back({"exact", *exact});
@@ -177,7 +178,10 @@ class MfgExperiment : public DensityTwinExperiment {
     out.attribute("/mfg", "beta", beta_);
     out.attribute("/mfg", "data", data_.kind());
     if (kernel_) write_kernel(out);
-    return hjb + table(columns) + generalisation_table(out) + manifold_table(out) + kernel_line();
+    // Collective writes in one order on every rank.
+    const std::string memorisation = table(columns), generalisation = generalisation_table(out),
+                      manifold = manifold_table(out);
+    return hjb + memorisation + generalisation + manifold + kernel_line();
   }
 
  protected:
@@ -271,8 +275,11 @@ class MfgExperiment : public DensityTwinExperiment {
       double* g = generalisation_.data() + kGeneralisationColumns * r;
       const std::vector<double> reference = data_.baseline(kBaselinePoints + e.first_id, e.count);
       if (data_.mixture()) {
-        const LogLikelihood l = mean_log_likelihood(comm_, e, reference, MixtureLaw(*data_.mixture()));
-        g[0] = l.mean, g[1] = l.reference, g[2] = l.standard_error;
+        const MixtureLaw law(*data_.mixture());
+        if (law.has_density()) {  // not with a point-mass component
+          const LogLikelihood l = mean_log_likelihood(comm_, e, reference, law);
+          g[0] = l.mean, g[1] = l.reference, g[2] = l.standard_error;
+        }
       }
       const SlicedDistance w = sliced_w1(comm_, e, reference);
       g[3] = w.w1, g[4] = w.noise;
@@ -340,7 +347,8 @@ class MfgExperiment : public DensityTwinExperiment {
     std::ostringstream os;
     char line[160];
     os << "\nHJB residual of Phi = 2 beta log eta on the grid (eta-weighted mean |R|, O(h^2)):\n";
-    for (std::size_t j = 0; j < hjb_residual_.size(); j += std::max<std::size_t>(1, hjb_residual_.size() / 4)) {
+    const std::size_t last = hjb_residual_.size() - 1, stride = std::max<std::size_t>(1, last / 4);
+    for (std::size_t j = 0; j <= last; j = j == last ? last + 1 : std::min(j + stride, last)) {
       std::snprintf(line, sizeof line, "  tau %.3g: %.3e", snapshot_times()[j], hjb_residual_[j]);
       os << line;
     }
@@ -400,12 +408,12 @@ class MfgExperiment : public DensityTwinExperiment {
     char line[200];
     os << "\nGeneralisation at s = T against " << particle_count()
        << " fresh points of the data law (noise: the sliced W1 of two such samples):\n";
-    std::snprintf(line, sizeof line, "%-16s | %10s %9s %10s | %10s %10s\n", "score", "mean log pi", "± s.e.",
+    std::snprintf(line, sizeof line, "%-16s | %11s %9s %10s | %10s %10s\n", "score", "mean log pi", "± s.e.",
                   "data's", "sliced W1", "noise");
     os << line;
     for (std::size_t r = 0; r < scores_.size(); ++r) {
       const double* g = generalisation_.data() + kGeneralisationColumns * r;
-      std::snprintf(line, sizeof line, "%-16s | %10.4f %9.4f %10.4f | %10.4e %10.4e\n", scores_[r].name.c_str(), g[0],
+      std::snprintf(line, sizeof line, "%-16s | %11.4f %9.4f %10.4f | %10.4e %10.4e\n", scores_[r].name.c_str(), g[0],
                     g[2], g[1], g[3], g[4]);
       os << line;
     }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/petsc_error.hpp"
 
 namespace twinflow::mfg {
@@ -53,7 +54,7 @@ double hjb_residual(const Grid& grid, const std::vector<double>& owned, double b
   TF_CHECK_PETSC(VecRestoreArrayRead(local, &g));
   TF_CHECK_PETSC(DMRestoreLocalVector(dm, &local));
   TF_CHECK_PETSC(DMRestoreGlobalVector(dm, &global));
-  MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, grid.comm());
+  sum_over_ranks(grid.comm(), sums, 2);
   return sums[1] > 0 ? sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN();
 }
 

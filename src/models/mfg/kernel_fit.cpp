@@ -1,5 +1,6 @@
 #include "kernel_fit.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "twinflow/core/config.hpp"
@@ -24,12 +25,33 @@ void declare_kernel_options(OptionSet& o) {
         Accept::integer(1, 1e9));
 }
 
-KernelFit fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& data, double beta) {
+std::optional<KernelFit> fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& data, double beta,
+                                          bool required) {
   const std::int64_t n = data.train_count();
   const int d = data.dim();
-  if (!kernel_possible(n))
+  const std::vector<double>& points = data.training();
+  // The starting bandwidth's σ̂² from every training point: the variance
+  // per coordinate, averaged over the coordinates.
+  double variance = 0;
+  for (int a = 0; a < d; ++a) {
+    double sum = 0, square = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double x = points[static_cast<std::size_t>(i * d + a)];
+      sum += x, square += x * x;
+    }
+    const double mean = sum / static_cast<double>(n);
+    variance += std::max(square / static_cast<double>(n) - mean * mean, 0.0) / d;
+  }
+  if (n < 2) {
+    if (!required) return std::nullopt;
     throw UsageError("mfg.train", "the kernel score needs at least 2 training points (a centre and a sample); "
                                   "accepted: 2 or more");
+  }
+  if (!(variance > 0)) {
+    if (!required) return std::nullopt;
+    throw UsageError("mfg.data", "gives training points that are all one point, so no bandwidth starts the kernel "
+                                 "score; accepted: data with spread for mfg.score=kernel");
+  }
   KernelFit fit;
   fit.centres = c.integer("mfg.kernel.centres");
   if (fit.centres == 0) fit.centres = std::max<std::int64_t>(1, n / 5);
@@ -46,22 +68,7 @@ KernelFit fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& dat
                                                std::to_string(n - fit.centres) + " (0: all)");
   fit.covariance = c.choice("mfg.kernel.covariance");
   fit.delta = c.real("mfg.kernel.delta");
-  const std::vector<double>& points = data.training();
   std::vector<double> centres(points.begin(), points.begin() + fit.centres * d);
-  double variance = 0;
-  for (int a = 0; a < d; ++a) {
-    double sum = 0, square = 0;
-    for (std::int64_t i = 0; i < fit.centres; ++i) {
-      const double x = centres[static_cast<std::size_t>(i * d + a)];
-      sum += x, square += x * x;
-    }
-    const double mean = sum / static_cast<double>(fit.centres);
-    variance += std::max(square / static_cast<double>(fit.centres) - mean * mean, 0.0) / d;
-  }
-  if (!(variance > 0))
-    throw UsageError("mfg.kernel.centres", "the " + std::to_string(fit.centres) +
-                                               " centres coincide, so no bandwidth starts the kernel score; "
-                                               "accepted: centres that are not all one point (more of them)");
   fit.bandwidth = std::sqrt(variance) * std::pow(static_cast<double>(fit.centres), -1.0 / (d + 4));
   KernelScoreModel model(d, std::move(centres), fit.delta, beta, fit.bandwidth,
                          fit.covariance == "shared" ? KernelScoreModel::Covariance::kShared

@@ -3,12 +3,14 @@
 // score): M centres, the first M training points, and the loss's samples,
 // the next S training points (never a centre), trained by implicit score
 // matching from a starting bandwidth by Scott's rule, h = σ̂ M^{−1/(d+4)}
-// with σ̂² the centres' variance per coordinate averaged over coordinates.
+// with σ̂² the training points' variance per coordinate averaged over
+// coordinates.
 // The samples are split over the ranks; the result is the same bits on
 // every rank and for any rank count (kernel_score.hpp).
 #include <mpi.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,10 +40,11 @@ struct KernelFit {
 /// Declares mfg.kernel.centres, .delta, .samples, .covariance and
 /// mfg.train.iterations.
 void declare_kernel_options(OptionSet& o);
-/// Whether n training points can give a kernel score (a centre and a sample).
-inline bool kernel_possible(std::int64_t training_points) { return training_points >= 2; }
 /// Collective. Validates the keys against the training set (UsageError
-/// naming the key) and trains the model.
-KernelFit fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& data, double beta);
+/// naming the key) and trains the model. Training points that cannot give
+/// a kernel (fewer than 2, or all one point) are an error when `required`
+/// (mfg.score=kernel) and give no kernel otherwise.
+std::optional<KernelFit> fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& data, double beta,
+                                          bool required);
 
 }  // namespace twinflow::mfg

@@ -2,8 +2,8 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 
 #include "twinflow/core/exact_sum.hpp"

@@ -32,6 +32,9 @@ Runs the mfg twin on NRANKS MPI ranks and checks with h5py and numpy:
            density), every sliced W1 finite;
   one-gaussian (β = 0.8, exact score of N(m, Σ), whose η_T is N(m, 2βΣ)):
            the reverse twin at its floor against that law;
+  few      (5 training points, data with a point-mass component, the exact
+           score): runs, with the kernel beside it on one centre and no
+           log-likelihood (the law has no density);
   manifold (moons embedded in d = 6, particles only, kernel score, 200
            training points): the fresh data and the empirical score's samples
            on the plane to round-off (mean distance < 1e-12), the kernel's
@@ -169,6 +172,14 @@ def check_one_gaussian(path):
         check("reverse_empirical" in f["/compare"], "one-gaussian: the empirical score beside the exact one")
 
 
+def check_few(path):
+    with h5py.File(path, "r") as f:
+        g = generalisation(f)
+        check(list(g) == ["exact", "empirical", "kernel"], f"few: generalisation rows {list(g)}")
+        check(all(np.isnan(r["loglik"]) and 0 < r["sliced_w1"] < np.inf for r in g.values()), f"few: {g}")
+        check(f["/mfg/kernel/centres"].shape == (1, 2), "few: one kernel centre")
+
+
 def check_manifold(path):
     with h5py.File(path, "r") as f:
         g = f["/mfg/manifold"]
@@ -197,6 +208,10 @@ def main():
                   ["--mfg.data=1:0.5,-0.5:0.2,0.1", "--mfg.beta=0.8", "--mfg.train=100"] + SMALL)
     if path:
         check_one_gaussian(path)
+    path, _ = run(binary, nranks, scratch, "few",
+                  ["--mfg.train=5", "--mfg.data=0.5:-1,0:0;0.5:1,0:0.1", "--particles.count=2000", "--grid.cells=32"])
+    if path:
+        check_few(path)
     path, _ = run(binary, nranks, scratch, "manifold",
                   ["--grid.dim=6", "--pde.enabled=false", "--mfg.data=toy:moons", "--mfg.score=kernel",
                    "--mfg.train=200", "--particles.count=10000"])
