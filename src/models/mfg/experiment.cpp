@@ -28,6 +28,7 @@
 #include "memorisation.hpp"
 #include "samplers.hpp"
 #include "twinflow/compare/sample_metrics.hpp"
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 #include "twinflow/core/exact_sum.hpp"
@@ -122,6 +123,7 @@ class MfgExperiment : public DensityTwinExperiment {
     generalisation_.assign(kGeneralisationColumns * scores_.size(), NAN);
     plane_distance_.assign(scores_.size(), NAN);
     hjb_residual_.assign(snapshot_times().size(), NAN);
+    running_cost_.assign(kCostStops + 1, NAN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
@@ -149,10 +151,30 @@ class MfgExperiment : public DensityTwinExperiment {
     a.replicated("generalisation", generalisation_);
     a.replicated("plane_distance", plane_distance_);
     a.replicated("hjb_residual", hjb_residual_);
+    a.replicated("running_cost", running_cost_);
+    a.replicated("terminal_cost", terminal_cost_);
   }
 
   void observe_snapshot(std::size_t j, double, const GridSpace& grid, const std::vector<double>& eta) override {
-    hjb_residual_[j] = hjb_residual(grid.grid(), eta, beta_);
+    hjb_residual_[j] = measure_potential(grid.grid(), eta, beta_).residual;
+  }
+
+  // The game's cost: the running cost at the heat times τ_k = T (k/K)²,
+  // K = kCostStops (clustered at τ = 0, where η is narrowest and the cost
+  // changes fastest), and F(ρ_T) = −∫ ρ_T log π at τ = 0 where ρ_T = η = H.
+  double cost_time(int k) const { return horizon() * (static_cast<double>(k) / kCostStops) * k / kCostStops; }
+
+  std::vector<double> extra_stops() const override {
+    std::vector<double> stops;
+    for (int k = 0; k <= kCostStops; ++k) stops.push_back(cost_time(k));
+    return stops;
+  }
+
+  void observe_stop(double tau, const GridSpace& grid, const std::vector<double>& eta) override {
+    const int k = static_cast<int>(std::lround(std::sqrt(tau / horizon()) * kCostStops));
+    if (k > kCostStops || std::abs(tau - cost_time(k)) > 1e-12 * horizon()) return;
+    running_cost_[static_cast<std::size_t>(k)] = measure_potential(grid.grid(), eta, beta_).kinetic;
+    if (k == 0) terminal_cost_[0] = cross_entropy(grid.grid(), eta);
   }
 
   std::string report(OutputFile& out) override {
@@ -338,7 +360,34 @@ class MfgExperiment : public DensityTwinExperiment {
     return line;
   }
 
-  // Collective. /mfg/hjb_residual and its printed line.
+  // Collective. −∫ ρ log π over this grid for ρ given on the owned block
+  // (NaN when the data law has no density).
+  double cross_entropy(const Grid& grid, const std::vector<double>& rho) const {
+    if (!data_.mixture() || !data_.mixture()->has_density()) return NAN;
+    const MixtureScore pi(*data_.mixture());
+    const Box& box = grid.box();
+    double sum = 0, x[3] = {0, 0, 0};
+    for_each_cell(grid.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+      for (int a = 0; a < box.dim; ++a) x[a] = box.centre(a, idx[a]);
+      if (rho[static_cast<std::size_t>(pos)] > 0) sum -= rho[static_cast<std::size_t>(pos)] * pi.log_density(x);
+    });
+    sum_over_ranks(grid.comm(), &sum, 1);
+    return sum * box.cell_volume();
+  }
+
+  // Collective. The differential entropy −∫ p log p of the main score's η
+  // at heat time τ by the cell quadrature of its cell averages.
+  double entropy_at(double tau) const {
+    std::vector<double> p;
+    cell_averages(law_at(0, tau), grid()->grid(), p);
+    double sum = 0;
+    for (double v : p)
+      if (v > 0) sum -= v * std::log(v);
+    sum_over_ranks(comm_, &sum, 1);
+    return sum * grid()->grid().box().cell_volume();
+  }
+
+  // Collective. /mfg/hjb_residual, /mfg/cost and their printed lines.
   std::string hjb_report(OutputFile& out) const {
     out.write_vector("/mfg/hjb_residual", hjb_residual_);
     out.attribute("/mfg/hjb_residual", "definition",
@@ -352,6 +401,29 @@ class MfgExperiment : public DensityTwinExperiment {
       std::snprintf(line, sizeof line, "  tau %.3g: %.3e", snapshot_times()[j], hjb_residual_[j]);
       os << line;
     }
+    os << "\n";
+    // Trapezoid rule over the heat times τ_k.
+    double running = 0;
+    for (int k = 0; k < kCostStops; ++k)
+      running += 0.5 * (running_cost_[k] + running_cost_[k + 1]) * (cost_time(k + 1) - cost_time(k));
+    out.write_vector("/mfg/cost/running", running_cost_);
+    out.attribute("/mfg/cost", "running_integral", running);
+    const double terminal = terminal_cost_[0];
+    out.attribute("/mfg/cost", "terminal", terminal);
+    out.attribute("/mfg/cost", "total", running + terminal);
+    // de Bruijn: d h(η_τ)/dτ = β I(η_τ), and the running cost is 2β² I, so
+    // its integral is 2β [h(η at τ = T) − h(H)] for every score.
+    const double de_bruijn = 2 * beta_ * (entropy_at(horizon()) - entropy_at(0));
+    out.attribute("/mfg/cost", "running_de_bruijn", de_bruijn);
+    out.attribute("/mfg/cost", "definition",
+                  "int_0^T int |grad Phi|^2 / 2 rho dx dt (rho = eta; running at tau = T (k/64)^2, trapezoid) + "
+                  "F(rho_T) = -int rho_T log pi (terminal); running_de_bruijn: 2 beta [h(rho_0) - h(H)] by cell "
+                  "quadrature of the closed forms, what the running cost equals");
+    std::snprintf(line, sizeof line,
+                  "Mean-field-game cost of the %s score: %.6g = %.6g (running; de Bruijn's 2 beta [h(rho_0) - h(H)]: "
+                  "%.6g) + %.6g (F(rho_T))",
+                  scores_.front().name.c_str(), running + terminal, running, de_bruijn, terminal);
+    os << line;
     os << "\n";
     return os.str();
   }
@@ -450,6 +522,9 @@ class MfgExperiment : public DensityTwinExperiment {
   std::vector<double> generalisation_;
   std::vector<double> plane_distance_;  ///< per score (embedded toy sets): mean distance to the data's plane
   std::vector<double> hjb_residual_;    ///< per snapshot: the η-weighted HJB residual of the PDE's η
+  static constexpr int kCostStops = 64;  ///< intervals of the running cost's time quadrature
+  std::vector<double> running_cost_;     ///< ∫ ½|∇Φ|² η dx at τ_k
+  std::vector<double> terminal_cost_{NAN};  ///< F(ρ_T) = −∫ ρ_T log π (one entry, checkpointed)
   /// Terms of the plane distance rounded to 2^−60: a sample generated on
   /// the plane is at a distance of round-off, about 1e-16.
   static constexpr int kPlaneDistanceBits = 60;

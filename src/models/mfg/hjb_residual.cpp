@@ -9,7 +9,7 @@
 
 namespace twinflow::mfg {
 
-double hjb_residual(const Grid& grid, const std::vector<double>& owned, double beta) {
+PotentialMeasures measure_potential(const Grid& grid, const std::vector<double>& owned, double beta) {
   DM dm = grid.dm();
   Vec global = nullptr, local = nullptr;
   TF_CHECK_PETSC(DMGetGlobalVector(dm, &global));
@@ -26,7 +26,7 @@ double hjb_residual(const Grid& grid, const std::vector<double>& owned, double b
   const int d = box.dim;
   std::array<PetscInt, 3> n{1, 1, 1}, stride{1, gm[0], gm[0] * gm[1]};
   for (int a = 0; a < d; ++a) n[a] = static_cast<PetscInt>(box.cells[a]);
-  double sums[2] = {0, 0};  // Σ |R| η, Σ η
+  double sums[3] = {0, 0, 0};  // Σ |R| η, Σ η, Σ ½|∇Φ|² η
   for (PetscInt k = os[2]; k < os[2] + om[2]; ++k)
     for (PetscInt j = os[1]; j < os[1] + om[1]; ++j)
       for (PetscInt i = os[0]; i < os[0] + om[0]; ++i) {
@@ -50,12 +50,13 @@ double hjb_residual(const Grid& grid, const std::vector<double>& owned, double b
         const double residual = -2 * beta * beta * laplace_eta / eta + 0.5 * gradient2 + beta * laplace_phi;
         sums[0] += std::abs(residual) * eta;
         sums[1] += eta;
+        sums[2] += 0.5 * gradient2 * eta;
       }
   TF_CHECK_PETSC(VecRestoreArrayRead(local, &g));
   TF_CHECK_PETSC(DMRestoreLocalVector(dm, &local));
   TF_CHECK_PETSC(DMRestoreGlobalVector(dm, &global));
-  sum_over_ranks(grid.comm(), sums, 2);
-  return sums[1] > 0 ? sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN();
+  sum_over_ranks(grid.comm(), sums, 3);
+  return {sums[1] > 0 ? sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN(), sums[2] * box.cell_volume()};
 }
 
 }  // namespace twinflow::mfg

@@ -13,11 +13,15 @@
 
 namespace twinflow::mfg {
 
-/// Collective over the grid's communicator. The η-weighted mean of |R|,
-/// Σ |R| η / Σ η, over the cells whose neighbours all lie inside the box
-/// and where η is positive in the cell and its neighbours; `owned` is η on
-/// this rank's block (C order, Grid::owned_values). NaN when no cell
-/// qualifies.
-double hjb_residual(const Grid& grid, const std::vector<double>& owned, double beta);
+struct PotentialMeasures {
+  double residual = 0;  ///< the η-weighted mean of |R|, Σ |R| η / Σ η (NaN when no cell qualifies)
+  double kinetic = 0;   ///< ∫ ½|∇Φ|² η dx, the game's running cost at this time (ρ = η, README (M3))
+};
+
+/// Collective over the grid's communicator. Both measures over the cells
+/// whose neighbours all lie inside the box and where η is positive in the
+/// cell and its neighbours; `owned` is η on this rank's block (C order,
+/// Grid::owned_values), a probability density.
+PotentialMeasures measure_potential(const Grid& grid, const std::vector<double>& owned, double beta);
 
 }  // namespace twinflow::mfg
