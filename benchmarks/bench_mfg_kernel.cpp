@@ -21,14 +21,11 @@ using twinflow::mfg::KernelScoreModel;
 
 namespace {
 
-constexpr const char* kDefaultData =
-    "0.25:-1.5,-1.5:0.05;0.25:1.5,1.5:0.05;0.25:-1.5,1.5:0.05;0.25:1.5,-1.5:0.05";
-
 // state.range(0): M (S = 4M); state.range(1): 1 shared, 0 per centre.
 void BM_KernelLossAndGradient(benchmark::State& state) {
   const std::int64_t M = state.range(0), S = 4 * M;
   const bool shared = state.range(1) != 0;
-  const mfg::DataSource data(kDefaultData, 2, M + S, 1);
+  const mfg::DataSource data(mfg::kDefaultData, 2, M + S, 1);
   const std::vector<double>& points = data.training();
   const KernelScoreModel model(2, std::vector<double>(points.begin(), points.begin() + 2 * M), 1e-3, 0.5, 0.3,
                                shared ? KernelScoreModel::Covariance::kShared

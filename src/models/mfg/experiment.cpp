@@ -23,7 +23,7 @@
 #include <sstream>
 
 #include "data.hpp"
-#include "hjb_residual.hpp"
+#include "potential_measures.hpp"
 #include "kernel_fit.hpp"
 #include "memorisation.hpp"
 #include "samplers.hpp"
@@ -42,10 +42,6 @@
 namespace twinflow::mfg {
 namespace {
 
-/// Four separated modes, narrow enough that 500 training points leave the
-/// empirical score far from the law's.
-constexpr const char* kDefaultData =
-    "0.25:-1.5,-1.5:0.05;0.25:1.5,1.5:0.05;0.25:-1.5,1.5:0.05;0.25:1.5,-1.5:0.05";
 /// Data points of the memorisation baseline (at most).
 constexpr std::int64_t kBaselinePoints = 20000;
 
@@ -182,17 +178,13 @@ class MfgExperiment : public DensityTwinExperiment {
     if (!particles_on()) return hjb;
     const Memorisation base = baseline();
     std::vector<std::vector<double>> columns(4);
-    std::string rows;
-    for (std::size_t r = 0; r < scores_.size(); ++r) {
+    for (std::size_t r = 0; r < scores_.size(); ++r)
       for (int k = 0; k < 4; ++k) columns[k].push_back(memorisation_[4 * r + k]);
-      rows += scores_[r].name + ",";
-    }
     for (int k = 0; k < 4; ++k)
       columns[k].push_back(std::array{base.fraction, base.fraction_stderr, base.nn_training, base.nn_fresh}[k]);
-    rows += "data baseline";
     const char* names[4] = {"fraction", "fraction_stderr", "nn_distance_training", "nn_distance_fresh"};
     for (int k = 0; k < 4; ++k) out.write_vector(std::string("/mfg/memorisation/") + names[k], columns[k]);
-    out.attribute("/mfg/memorisation", "rows", rows);
+    out.attribute("/mfg/memorisation", "rows", score_rows() + ",data baseline");
     out.attribute("/mfg/memorisation", "criterion", "|x - NN1| < |x - NN2| / 3 over the training points, at s = T");
     const std::int64_t n = data_.train_count(), d = dim();
     out.write_array("/mfg/training_points", {n, d}, data_.training());
@@ -443,10 +435,8 @@ class MfgExperiment : public DensityTwinExperiment {
     const std::vector<double> fresh = data_.baseline(e.first_id, e.count);
     std::vector<double> column = plane_distance_;
     column.push_back(mean_plane_distance(fresh.data(), e.count, e.total));
-    std::string rows;
-    for (const ScoreRun& r : scores_) rows += r.name + ",";
     out.write_vector("/mfg/manifold/plane_distance", column);
-    out.attribute("/mfg/manifold", "rows", rows + "data baseline");
+    out.attribute("/mfg/manifold", "rows", score_rows() + ",data baseline");
     out.attribute("/mfg/manifold", "criterion",
                   "mean distance at s = T to the plane the 2-D toy set is embedded in (by a fixed rotation)");
     std::ostringstream os;
@@ -460,18 +450,24 @@ class MfgExperiment : public DensityTwinExperiment {
     return os.str();
   }
 
+  // The scores' names in run order, joined by ',': the `rows` attribute of
+  // the family's tables.
+  std::string score_rows() const {
+    std::string rows;
+    for (const ScoreRun& r : scores_) rows += (rows.empty() ? "" : ",") + r.name;
+    return rows;
+  }
+
   // Collective. /mfg/generalisation and its printed table.
   std::string generalisation_table(OutputFile& out) const {
     const char* names[kGeneralisationColumns] = {"loglik", "loglik_data", "loglik_stderr", "sliced_w1",
                                                  "sliced_w1_noise"};
-    std::string rows;
     for (int k = 0; k < kGeneralisationColumns; ++k) {
       std::vector<double> column;
       for (std::size_t r = 0; r < scores_.size(); ++r) column.push_back(generalisation_[kGeneralisationColumns * r + k]);
       out.write_vector(std::string("/mfg/generalisation/") + names[k], column);
     }
-    for (const ScoreRun& r : scores_) rows += (rows.empty() ? "" : ",") + r.name;
-    out.attribute("/mfg/generalisation", "rows", rows);
+    out.attribute("/mfg/generalisation", "rows", score_rows());
     out.attribute("/mfg/generalisation", "reference",
                   "as many points of the data law as generated samples, at s = T; loglik under the data law "
                   "(mixtures), loglik_data that of the data points, loglik_stderr of their difference");

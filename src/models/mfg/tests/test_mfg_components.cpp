@@ -271,8 +271,7 @@ TEST(MfgHeatBridge, PointMassesAreReachedExactly) {
 TEST(MfgKernel, SharedCovarianceIsWellPosedAndPerCentreOverfits) {
   const int d = 2;
   const std::int64_t M = 100, n = 400, fresh_n = 20000;
-  const mfg::DataSource data("0.25:-1.5,-1.5:0.05;0.25:1.5,1.5:0.05;0.25:-1.5,1.5:0.05;0.25:1.5,-1.5:0.05", d,
-                             M + n, 1);
+  const mfg::DataSource data(mfg::kDefaultData, d, M + n, 1);
   const std::vector<double> centres(data.training().begin(), data.training().begin() + M * d);
   std::int64_t first = 0, count = 0, fresh_first = 0, fresh_count = 0;
   share(n, first, count);

@@ -1,4 +1,4 @@
-#include "hjb_residual.hpp"
+#include "potential_measures.hpp"
 
 #include <array>
 #include <cmath>

@@ -1,6 +1,6 @@
 #pragma once
-// The Hamilton–Jacobi–Bellman residual of the mfg family's potential on the
-// grid (README, "The mfg family", (M1)–(M2)): Φ = 2β log η with η the PDE's
+// The mfg family's potential on the grid: its Hamilton–Jacobi–Bellman
+// residual and the game's running cost (README, "The mfg family", (M1)–(M3)): Φ = 2β log η with η the PDE's
 // solution of the heat equation ∂_τ η = β Δ_h η (τ = T − t), and
 //   R = ∂_t Φ + ½|∇Φ|² + β ΔΦ,   ∂_t Φ = −2β ∂_τ η / η = −2β² Δ_h η / η,
 // ∇Φ and ΔΦ by central differences of Φ. Cole–Hopf makes R vanish for the
