@@ -2,7 +2,9 @@
 
 namespace twinflow {
 
-LinearImplicitTerm::LinearImplicitTerm(Mat L) : L_(L) { TF_CHECK_PETSC(MatDuplicate(L_, MAT_DO_NOT_COPY_VALUES, &J_)); }
+LinearImplicitTerm::LinearImplicitTerm(Mat L, Refill refill) : L_(L), refill_(std::move(refill)) {
+  TF_CHECK_PETSC(MatDuplicate(L_, MAT_DO_NOT_COPY_VALUES, &J_));
+}
 
 LinearImplicitTerm::~LinearImplicitTerm() {
   MatDestroy(&J_);
@@ -21,28 +23,41 @@ void LinearImplicitTerm::attach(TS ts, CallbackFailures& failures) {
   TF_CHECK_PETSC(KSPSetTolerances(ksp, 1e-13, 1e-300, PETSC_DEFAULT, 10000));
 }
 
-PetscErrorCode LinearImplicitTerm::ifunction(TS, PetscReal, Vec u, Vec u_t, Vec f, void* ctx) {
+void LinearImplicitTerm::operator_at(double t) {
+  if (!refill_ || t == time_) return;
+  refill_(t, L_);
+  time_ = t;
+}
+
+PetscErrorCode LinearImplicitTerm::ifunction(TS, PetscReal t, Vec u, Vec u_t, Vec f, void* ctx) {
   auto* self = static_cast<LinearImplicitTerm*>(ctx);
   return self->failures_->guarded([&] {
+    self->operator_at(t);
     TF_CHECK_PETSC(MatMult(self->L_, u, f));
     TF_CHECK_PETSC(VecAYPX(f, -1.0, u_t));
   });
 }
 
-PetscErrorCode LinearImplicitTerm::ijacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat, void* ctx) {
+PetscErrorCode LinearImplicitTerm::ijacobian(TS, PetscReal t, Vec, Vec, PetscReal shift, Mat J, Mat, void* ctx) {
   auto* self = static_cast<LinearImplicitTerm*>(ctx);
   return self->failures_->guarded([&] {
-    if (shift != self->shift_) {
+    self->operator_at(t);
+    if (shift != self->shift_ || (self->refill_ && t != self->jacobian_time_)) {
       TF_CHECK_PETSC(MatCopy(self->L_, J, SAME_NONZERO_PATTERN));
       TF_CHECK_PETSC(MatScale(J, -1.0));
       TF_CHECK_PETSC(MatShift(J, shift));
       self->shift_ = shift;
+      self->jacobian_time_ = t;
     }
   });
 }
 
 LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume)
-    : TsEvolution(grid.dm(), p0, dt, cell_volume), term_(L) {
+    : LinearEvolution(grid, L, {}, p0, dt, cell_volume) {}
+
+LinearEvolution::LinearEvolution(const Grid& grid, Mat L, LinearImplicitTerm::Refill refill, Vec p0, double dt,
+                                 double cell_volume)
+    : TsEvolution(grid.dm(), p0, dt, cell_volume), term_(L, std::move(refill)) {
   term_.attach(ts_, callback_failures());
   // A one-step scheme (state = the Vec, so checkpoints resume bit-identically):
   // ARKIMEX L2, whose implicit part is the L-stable two-stage SDIRK2.

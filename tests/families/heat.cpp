@@ -52,7 +52,7 @@ class Heat : public DensityTwinExperiment {
 
   // ∂_t p = Δp: the drift-diffusion operator with β = 0, from the closed form at t = 0.
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
-    return linear_density_solver(grid, assemble_drift_diffusion(grid, [](int, double) { return 0.0; }));
+    return linear_density_solver(grid, assemble_drift_diffusion(grid, [](int, const double*) { return 0.0; }));
   }
 
   bool exact_density(double t, const Grid& grid, std::vector<double>& owned) const override {
