@@ -95,7 +95,8 @@ def report(name, failures):
     return 0
 
 
-def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout, timings=()):
+def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout, timings=(),
+                  tolerances=None):
     """Runs a small case uninterrupted on nranks ranks, then again stopped by
     checkpoint.walltime at every step boundary it reaches in that time and
     resumed on nranks + 1 ranks until it finishes. The wall time is an
@@ -104,7 +105,8 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
     in bit_identical must equal the uninterrupted run's bit for bit, every
     other floating-point dataset to round-off (reductions follow the rank
     count), except those whose name ends in one of `timings` (measured
-    seconds)."""
+    seconds) and those given their own (rtol, atol) in `tolerances`, keyed by
+    a prefix of the dataset's path."""
     common = [f"--family={family}", "--quiet=true"] + args
     began = time.monotonic()
     ref, _ = run_twinflow(check, binary, nranks, scratch, name + "-reference", common, timeout)
@@ -133,5 +135,7 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
             if "/" + dataset in bit_identical:
                 check(np.array_equal(x, y, equal_nan=True), f"{name}: /{dataset} not bit-identical")
             else:
-                check(np.allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True), f"{name}: /{dataset} differs")
+                rtol, atol = next((t for prefix, t in (tolerances or {}).items() if ("/" + dataset).startswith(prefix)),
+                                  (1e-12, 1e-15))
+                check(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True), f"{name}: /{dataset} differs")
         a.visititems(visit)

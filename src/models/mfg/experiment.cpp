@@ -9,7 +9,9 @@
 //   forward  the heat process from H, against η;
 //   reverse  the generative SDE with the chosen score (exact transitions,
 //            samplers.hpp), against η at T − s;
-// and a stage `reverse_<score>` for each other score available (exact,
+// the stage `controlled`, the game's forward controlled Fokker–Planck
+// equation driven by the chosen score's Φ (controlled_fokker_planck.hpp),
+// against η; and a stage `reverse_<score>` for each other score available (exact,
 // empirical, kernel), side by side, with the memorisation of every score
 // against the data's baseline. The kernel score is trained when the run is
 // set up (kernel_fit.hpp), before the PDE takes its η_T; a restarted run
@@ -22,17 +24,20 @@
 #include <optional>
 #include <sstream>
 
+#include "controlled_fokker_planck.hpp"
 #include "data.hpp"
-#include "potential_measures.hpp"
 #include "kernel_fit.hpp"
+#include "potential_measures.hpp"
 #include "memorisation.hpp"
 #include "samplers.hpp"
+#include "twinflow/compare/metrics.hpp"
 #include "twinflow/compare/sample_metrics.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 #include "twinflow/core/exact_sum.hpp"
 #include "twinflow/core/petsc_error.hpp"
+#include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
 #include "twinflow/pde/flux_operator.hpp"
@@ -123,7 +128,7 @@ class MfgExperiment : public DensityTwinExperiment {
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
-    Mat heat = assemble_drift_diffusion(grid, [](int, double) { return 0.0; });
+    Mat heat = assemble_drift_diffusion(grid, [](int, const double*) { return 0.0; });
     TF_CHECK_PETSC(MatScale(heat, beta_));
     return linear_density_solver(grid, heat);
   }
@@ -174,7 +179,7 @@ class MfgExperiment : public DensityTwinExperiment {
   }
 
   std::string report(OutputFile& out) override {
-    const std::string hjb = has_grid() && pde_on() ? hjb_report(out) : std::string();
+    const std::string hjb = has_grid() && pde_on() ? hjb_report(out) + controlled_report() : std::string();
     if (!particles_on()) return hjb;
     const Memorisation base = baseline();
     std::vector<std::vector<double>> columns(4);
@@ -244,12 +249,14 @@ class MfgExperiment : public DensityTwinExperiment {
 
   std::vector<std::string> family_stages() const override {
     std::vector<std::string> names;
+    if (has_grid() && pde_on()) names.push_back("controlled");
     if (particles_on())
       for (std::size_t r = 1; r < scores_.size(); ++r) names.push_back("reverse_" + scores_[r].name);
     return names;
   }
 
   std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup) override {
+    if (name == "controlled") return controlled_stage(setup);
     for (std::size_t r = 1; r < scores_.size(); ++r) {
       if (name != "reverse_" + scores_[r].name) continue;
       SamplerStage::Plan plan;
@@ -271,6 +278,99 @@ class MfgExperiment : public DensityTwinExperiment {
   }
 
  private:
+  // Collective. The stage `controlled`: the game's forward equation in its
+  // own clock t, driven by the main score's Φ = 2β log η, through the
+  // snapshot times; at each, ρ_t against the closed form η_t (heat time
+  // τ = T − t) of the terminal law it carries and against the heat PDE's η
+  // at τ = T − t, and at
+  // t = T against the data law.
+  std::unique_ptr<Stage> controlled_stage(RunSetup& setup) {
+    const GridSpace& g = *grid();
+    const GaussianMixture terminal = grid_terminal(scores_.front().terminal, g.box());
+    controlled_grid_ = std::make_unique<Grid>(g.grid(), 1, 1);
+    auto solver = controlled_fokker_planck(*controlled_grid_, terminal, beta_, horizon(), pde_step());
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "[controlled] d_t rho + div(rho grad Phi) = beta Lap rho, Phi = 2 beta log eta of the %s score, "
+                  "step %.3g",
+                  scores_.front().name.c_str(), solver->nominal_step());
+    setup.progress.note(line);
+    const std::vector<double>& times = snapshot_times();
+    const std::size_t n = times.size();
+    controlled_.assign(3 * n, NAN);
+    PdeStage::Hooks hooks;
+    hooks.prepare_output = [this, &g, n](OutputFile& out) {
+      out.create_series("/controlled/density", static_cast<std::int64_t>(n), g.slab());
+      out.write_vector("/controlled/time", snapshot_times());
+    };
+    hooks.at_stop = [this, &g, terminal, n](std::size_t i, double t, const DensitySolver& pde, StageContext& ctx) {
+      std::vector<double> rho, reference;
+      controlled_grid_->owned_values(pde.density(), rho);
+      {
+        auto io = ctx.timer().scope("io");
+        ctx.out().write_entry("/controlled/density", static_cast<std::int64_t>(i), g.slab(), rho);
+        ctx.out().flush();
+      }
+      auto c = ctx.timer().scope("compare");
+      double mass = 0;
+      for (double v : rho) mass += v;
+      sum_over_ranks(comm_, &mass, 1);
+      controlled_[i] = mass * g.cell_measure();
+      cell_averages(heat_marginal(terminal, 2 * beta_ * std::max(horizon() - t, 0.0)), g.grid(), reference);
+      controlled_[n + i] = compare(comm_, g.box(), reference, rho, 0).l1;
+      controlled_[2 * n + i] = compare(comm_, g.box(), ctx.store().owned("density", snapshot_times()[n - 1 - i]), rho, 0).l1;
+      if (i + 1 == n && data_.mixture()) {
+        cell_averages(*data_.mixture(), g.grid(), reference);
+        controlled_data_l1_[0] = compare(comm_, g.box(), reference, rho, 0).l1;
+      }
+    };
+    hooks.finish = [this, n](const DensitySolver& pde, StageContext& ctx) {
+      auto io = ctx.timer().scope("io");
+      OutputFile& out = ctx.out();
+      const char* names[3] = {"mass", "eta_exact_l1", "eta_pde_l1"};
+      for (std::size_t k = 0; k < 3; ++k)
+        out.write_vector(std::string("/compare/controlled/") + names[k],
+                         std::vector<double>(controlled_.begin() + static_cast<std::ptrdiff_t>(k * n),
+                                             controlled_.begin() + static_cast<std::ptrdiff_t>((k + 1) * n)));
+      out.attribute("/compare/controlled", "definition",
+                    "L1 of the controlled Fokker-Planck density rho at game time t (/controlled/time) against the "
+                    "closed-form eta at heat time tau = T - t of the terminal law it carries (eta_exact_l1) and "
+                    "against the heat PDE's eta at tau = T - t (eta_pde_l1); data_l1: rho_T against the data law's cell averages");
+      out.attribute("/compare/controlled", "data_l1", controlled_data_l1_[0]);
+      out.attribute("/controlled/density", "steps", pde.steps());
+      out.attribute("/controlled/density", "max_relative_mass_drift", pde.max_mass_drift());
+      out.attribute("/controlled/density", "score", scores_.front().name);
+      out.flush();
+    };
+    hooks.state = [this](CheckpointArchive& a) {
+      a.replicated("controlled", controlled_);
+      a.replicated("controlled_data_l1", controlled_data_l1_);
+    };
+    return std::make_unique<PdeStage>(std::move(solver), snapshot_times(), std::move(hooks));
+  }
+
+  // The printed table of the stage `controlled`.
+  std::string controlled_report() const {
+    if (controlled_.empty()) return {};
+    const std::size_t n = snapshot_times().size();
+    std::ostringstream os;
+    char line[200];
+    os << "\nControlled Fokker-Planck d_t rho + div(rho grad Phi) = beta Lap rho (game time t, the "
+       << scores_.front().name << " score's Phi;\nits solution is eta at heat time tau = T - t, README (M3)):\n";
+    std::snprintf(line, sizeof line, "%8s | %14s | %14s %14s\n", "t", "mass", "L1 eta exact", "L1 eta PDE");
+    os << line;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::snprintf(line, sizeof line, "%8.4f | %14.10f | %14.4e %14.4e\n", snapshot_times()[i], controlled_[i],
+                    controlled_[n + i], controlled_[2 * n + i]);
+      os << line;
+    }
+    if (data_.mixture()) {
+      std::snprintf(line, sizeof line, "rho_T against the data law pi: L1 %.4e\n", controlled_data_l1_[0]);
+      os << line;
+    }
+    return os.str();
+  }
+
   // η of score r at heat time τ, normalised: H_r * N(0, 2βτ I).
   GaussianMixture law_at(std::size_t r, double tau) const { return heat_marginal(scores_[r].terminal, 2 * beta_ * tau); }
 
@@ -521,6 +621,13 @@ class MfgExperiment : public DensityTwinExperiment {
   static constexpr int kCostStops = 64;  ///< intervals of the running cost's time quadrature
   std::vector<double> running_cost_;     ///< ∫ ½|∇Φ|² η dx at τ_k
   std::vector<double> terminal_cost_{NAN};  ///< F(ρ_T) = −∫ ρ_T log π (one entry, checkpointed)
+  /// Stage `controlled`, per snapshot: ρ's mass, its L1 to the closed-form
+  /// η and to the heat PDE's η at τ = T − t (3 blocks of the snapshot count).
+  std::vector<double> controlled_;
+  std::vector<double> controlled_data_l1_{NAN};  ///< ρ_T against the data law (one entry, checkpointed)
+  /// The run grid's cells on a DMDA of their own: a TS keeps its callbacks
+  /// on its DM, so the controlled equation cannot share the heat PDE's.
+  std::unique_ptr<Grid> controlled_grid_;
   /// Terms of the plane distance rounded to 2^−60: a sample generated on
   /// the plane is at a distance of round-off, about 1e-16.
   static constexpr int kPlaneDistanceBits = 60;

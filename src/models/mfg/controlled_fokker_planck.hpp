@@ -1,0 +1,32 @@
+#pragma once
+// The forward equation of the mean-field game's optimality system (README,
+// "The mfg family", (M1), (M3)) on the grid, in the game's clock t:
+//   ∂_t ρ + ∇·(ρ ∇Φ) = β Δρ,   Φ = 2β log η(·, t),   ρ_0 = η(·, 0),
+// with the Cole–Hopf potential η(·, t) = H * N(0, 2β(T − t) I) of a score's
+// terminal law H in closed form. In the flux form of flux_operator.hpp it is
+// ∂_t ρ = β ∇·(∇ρ + b ρ) with b = −∇Φ/β = −2∇log η, a drift that changes in
+// time, refilled at every stage time of the shared linear evolution (ARKIMEX
+// L2). Its exact solution is ρ_t = η(·, t) for every β (M3), so the
+// generated density ρ_T is H: the data law π for the exact score at β = ½.
+#include <memory>
+
+#include "twinflow/grid/grid.hpp"
+#include "twinflow/math/gaussian_mixture.hpp"
+#include "twinflow/pde/linear_evolution.hpp"
+
+namespace twinflow::mfg {
+
+/// The terminal law as the grid carries it: H with every point mass given
+/// a cell's variance h_a²/12 along each axis (the variance of the uniform
+/// law on the cell that holds it), so that η stays finite at t = T. Not
+/// collective.
+GaussianMixture grid_terminal(const GaussianMixture& terminal, const Box& box);
+
+/// Collective. The controlled Fokker–Planck solver from the cell averages
+/// of ρ_0 = η(·, 0) = H * N(0, 2βT I), for H = grid_terminal(...), with
+/// steps no longer than dt. `grid` must outlive it, and no other TS may use
+/// its DM (a TS keeps its callbacks on its DM).
+std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, const GaussianMixture& terminal,
+                                                          double beta, double horizon, double dt);
+
+}  // namespace twinflow::mfg
