@@ -5,7 +5,8 @@ signal into exit status 75.
 
 Usage: check_launch_signals.py BINARY LAUNCH_SCRIPT SCRATCH
 
-A run that needs several seconds is stopped 2 s in:
+A run that needs about 10 s (long enough that on a fast machine it is still
+stepping when the signal comes) is stopped 2 s in:
   * mpiexec itself, signalled directly: SIGUSR1 is forwarded to the ranks,
     which checkpoint, and mpiexec exits 75; SIGINT and SIGTERM make mpiexec
     end the job itself and exit 1, after the ranks wrote their checkpoint
@@ -26,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import Checks, mpi_env, report, run_bounded  # noqa: E402
 
-RUN = ["run", "--pde.steps=4000", "--grid.cells=512", "--particles.count=300000", "--ou.steps=400",
+RUN = ["run", "--pde.steps=4000", "--grid.cells=512", "--particles.count=300000", "--ou.steps=1600",
        "--output=out.h5", "--quiet"]
 TIMEOUT = 120
 check = Checks()
