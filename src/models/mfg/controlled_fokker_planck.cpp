@@ -25,9 +25,10 @@ FaceDrift drift_at(const GaussianMixture& terminal, double beta, double tau) {
 GaussianMixture grid_terminal(const GaussianMixture& terminal, const Box& box) {
   std::vector<GaussianComponent> components = terminal.components();
   const int d = terminal.dim();
+  // A zero variance on an axis (semidefinite: its row and column are 0).
   for (GaussianComponent& c : components)
-    if (c.point_mass())
-      for (int a = 0; a < d; ++a) c.covariance[static_cast<std::size_t>(a * d + a)] = box.spacing(a) * box.spacing(a) / 12;
+    for (int a = 0; a < d; ++a)
+      if (double& v = c.covariance[static_cast<std::size_t>(a * d + a)]; v == 0) v = box.spacing(a) * box.spacing(a) / 12;
   return GaussianMixture("mfg.data", d, std::move(components));
 }
 
@@ -39,7 +40,8 @@ std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, cons
     refill_drift_diffusion(grid, drift_at(h, beta, horizon - t), L);
     TF_CHECK_PETSC(MatScale(L, beta));
   };
-  Mat L = assemble_drift_diffusion(grid, drift_at(h, beta, horizon));
+  // The pattern only: the first callback refills L at its time.
+  Mat L = assemble_drift_diffusion(grid, [](int, const double*) { return 0.0; });
   std::vector<double> rho0;
   cell_averages(heat_marginal(h, 2 * beta * horizon), grid, rho0);
   Vec v = nullptr;

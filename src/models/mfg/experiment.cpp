@@ -125,6 +125,7 @@ class MfgExperiment : public DensityTwinExperiment {
     plane_distance_.assign(scores_.size(), NAN);
     hjb_residual_.assign(snapshot_times().size(), NAN);
     running_cost_.assign(kCostStops + 1, NAN);
+    if (has_grid() && pde_on()) controlled_.assign(3 * snapshot_times().size(), NAN);
   }
 
   std::unique_ptr<DensitySolver> make_density_solver(const Grid& grid) override {
@@ -154,6 +155,8 @@ class MfgExperiment : public DensityTwinExperiment {
     a.replicated("hjb_residual", hjb_residual_);
     a.replicated("running_cost", running_cost_);
     a.replicated("terminal_cost", terminal_cost_);
+    a.replicated("controlled", controlled_);
+    a.replicated("controlled_data_l1", controlled_data_l1_);
   }
 
   void observe_snapshot(std::size_t j, double, const GridSpace& grid, const std::vector<double>& eta) override {
@@ -286,7 +289,7 @@ class MfgExperiment : public DensityTwinExperiment {
   // t = T against the data law.
   std::unique_ptr<Stage> controlled_stage(RunSetup& setup) {
     const GridSpace& g = *grid();
-    const GaussianMixture terminal = grid_terminal(scores_.front().terminal, g.box());
+    const GaussianMixture terminal = grid_terminal(scores_.front().terminal, g.box());  // what ρ carries
     controlled_grid_ = std::make_unique<Grid>(g.grid(), 1, 1);
     auto solver = controlled_fokker_planck(*controlled_grid_, terminal, beta_, horizon(), pde_step());
     char line[200];
@@ -297,7 +300,6 @@ class MfgExperiment : public DensityTwinExperiment {
     setup.progress.note(line);
     const std::vector<double>& times = snapshot_times();
     const std::size_t n = times.size();
-    controlled_.assign(3 * n, NAN);
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this, &g, n](OutputFile& out) {
       out.create_series("/controlled/density", static_cast<std::int64_t>(n), g.slab());
@@ -335,17 +337,15 @@ class MfgExperiment : public DensityTwinExperiment {
       out.attribute("/compare/controlled", "definition",
                     "L1 of the controlled Fokker-Planck density rho at game time t (/controlled/time) against the "
                     "closed-form eta at heat time tau = T - t of the terminal law it carries (eta_exact_l1) and "
-                    "against the heat PDE's eta at tau = T - t (eta_pde_l1); data_l1: rho_T against the data law's cell averages");
+                    "against the heat PDE's eta at tau = T - t (eta_pde_l1; for point masses this also holds the cell "
+                    "variance h^2/12 the controlled equation gives them, which the heat PDE does not); data_l1: rho_T against the data law's cell averages");
       out.attribute("/compare/controlled", "data_l1", controlled_data_l1_[0]);
       out.attribute("/controlled/density", "steps", pde.steps());
       out.attribute("/controlled/density", "max_relative_mass_drift", pde.max_mass_drift());
       out.attribute("/controlled/density", "score", scores_.front().name);
       out.flush();
     };
-    hooks.state = [this](CheckpointArchive& a) {
-      a.replicated("controlled", controlled_);
-      a.replicated("controlled_data_l1", controlled_data_l1_);
-    };
+    hooks.state = [](CheckpointArchive&) {};  // kept with the experiment's results (checkpoint())
     return std::make_unique<PdeStage>(std::move(solver), snapshot_times(), std::move(hooks));
   }
 
