@@ -21,6 +21,7 @@ void PdeStage::checkpoint(CheckpointArchive& a) {
   auto next = static_cast<std::int64_t>(next_);
   a.value("next_stop", next);
   next_ = static_cast<std::size_t>(next);
+  if (!hooks_.state) return;
   CheckpointArchive state = a.scope("state");
   hooks_.state(state);
 }

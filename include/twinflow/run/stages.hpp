@@ -26,7 +26,7 @@ class PdeStage : public Stage {
     std::function<void(std::size_t i, double t, const DensitySolver& pde, StageContext& ctx)> at_stop;
     /// Called once after the last stop.
     std::function<void(const DensitySolver& pde, StageContext& ctx)> finish;
-    /// Saves and restores what at_stop accumulates.
+    /// Saves and restores what at_stop accumulates (none when empty).
     std::function<void(CheckpointArchive& archive)> state;
   };
   PdeStage(std::unique_ptr<DensitySolver> pde, std::vector<double> stops, Hooks hooks);

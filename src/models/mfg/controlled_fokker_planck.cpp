@@ -34,16 +34,15 @@ GaussianMixture grid_terminal(const GaussianMixture& terminal, const Box& box) {
 
 std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, const GaussianMixture& terminal,
                                                           double beta, double horizon, double dt) {
-  const GaussianMixture h = grid_terminal(terminal, grid.box());
   // L(t) = β · (the drift-diffusion operator of b(t)).
-  auto refill = [&grid, h, beta, horizon](double t, Mat L) {
-    refill_drift_diffusion(grid, drift_at(h, beta, horizon - t), L);
+  auto refill = [&grid, terminal, beta, horizon](double t, Mat L) {
+    refill_drift_diffusion(grid, drift_at(terminal, beta, horizon - t), L);
     TF_CHECK_PETSC(MatScale(L, beta));
   };
   // The pattern only: the first callback refills L at its time.
   Mat L = assemble_drift_diffusion(grid, [](int, const double*) { return 0.0; });
   std::vector<double> rho0;
-  cell_averages(heat_marginal(h, 2 * beta * horizon), grid, rho0);
+  cell_averages(heat_marginal(terminal, 2 * beta * horizon), grid, rho0);
   Vec v = nullptr;
   TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
   grid.set_owned_values(rho0, v);

@@ -19,12 +19,12 @@ namespace twinflow::mfg {
 /// The terminal law as the grid carries it: H with every zero variance
 /// (a point mass, or a component flat along an axis) replaced by a cell's
 /// h_a²/12 (the variance of the uniform law on the cell), so that η stays
-/// finite at t = T. Applying it twice changes nothing. Not collective.
+/// finite at t = T. Not collective.
 GaussianMixture grid_terminal(const GaussianMixture& terminal, const Box& box);
 
 /// Collective. The controlled Fokker–Planck solver from the cell averages
-/// of ρ_0 = η(·, 0) = H * N(0, 2βT I), for H = grid_terminal(terminal), with
-/// steps no longer than dt. `grid` must outlive it, and no other TS may use
+/// of ρ_0 = η(·, 0) = H * N(0, 2βT I), with steps no longer than dt; H =
+/// `terminal` must have no zero variance (pass it through grid_terminal). `grid` must outlive it, and no other TS may use
 /// its DM (a TS keeps its callbacks on its DM).
 std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, const GaussianMixture& terminal,
                                                           double beta, double horizon, double dt);

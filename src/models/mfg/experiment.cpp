@@ -285,42 +285,39 @@ class MfgExperiment : public DensityTwinExperiment {
   // own clock t, driven by the main score's Φ = 2β log η, through the
   // snapshot times; at each, ρ_t against the closed form η_t (heat time
   // τ = T − t) of the terminal law it carries and against the heat PDE's η
-  // at τ = T − t, and at
-  // t = T against the data law.
+  // at τ = T − t, and at t = T against the data law.
   std::unique_ptr<Stage> controlled_stage(RunSetup& setup) {
     const GridSpace& g = *grid();
     const GaussianMixture terminal = grid_terminal(scores_.front().terminal, g.box());  // what ρ carries
     controlled_grid_ = std::make_unique<Grid>(g.grid(), 1, 1);
     auto solver = controlled_fokker_planck(*controlled_grid_, terminal, beta_, horizon(), pde_step());
+    const LinearEvolution* fp = solver.get();
     char line[200];
     std::snprintf(line, sizeof line,
                   "[controlled] d_t rho + div(rho grad Phi) = beta Lap rho, Phi = 2 beta log eta of the %s score, "
                   "step %.3g",
                   scores_.front().name.c_str(), solver->nominal_step());
     setup.progress.note(line);
-    const std::vector<double>& times = snapshot_times();
-    const std::size_t n = times.size();
+    const std::size_t n = snapshot_times().size();
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this, &g, n](OutputFile& out) {
       out.create_series("/controlled/density", static_cast<std::int64_t>(n), g.slab());
       out.write_vector("/controlled/time", snapshot_times());
     };
-    hooks.at_stop = [this, &g, terminal, n](std::size_t i, double t, const DensitySolver& pde, StageContext& ctx) {
+    hooks.at_stop = [this, &g, terminal, n, fp](std::size_t i, double t, const DensitySolver&, StageContext& ctx) {
       std::vector<double> rho, reference;
-      controlled_grid_->owned_values(pde.density(), rho);
+      controlled_grid_->owned_values(fp->density(), rho);
       {
         auto io = ctx.timer().scope("io");
         ctx.out().write_entry("/controlled/density", static_cast<std::int64_t>(i), g.slab(), rho);
         ctx.out().flush();
       }
       auto c = ctx.timer().scope("compare");
-      double mass = 0;
-      for (double v : rho) mass += v;
-      sum_over_ranks(comm_, &mass, 1);
-      controlled_[i] = mass * g.cell_measure();
+      controlled_[i] = fp->mass();
       cell_averages(heat_marginal(terminal, 2 * beta_ * std::max(horizon() - t, 0.0)), g.grid(), reference);
       controlled_[n + i] = compare(comm_, g.box(), reference, rho, 0).l1;
-      controlled_[2 * n + i] = compare(comm_, g.box(), ctx.store().owned("density", snapshot_times()[n - 1 - i]), rho, 0).l1;
+      const std::vector<double>& heat_pde = ctx.store().owned("density", snapshot_times()[n - 1 - i]);
+      controlled_[2 * n + i] = compare(comm_, g.box(), heat_pde, rho, 0).l1;
       if (i + 1 == n && data_.mixture()) {
         cell_averages(*data_.mixture(), g.grid(), reference);
         controlled_data_l1_[0] = compare(comm_, g.box(), reference, rho, 0).l1;
@@ -337,15 +334,16 @@ class MfgExperiment : public DensityTwinExperiment {
       out.attribute("/compare/controlled", "definition",
                     "L1 of the controlled Fokker-Planck density rho at game time t (/controlled/time) against the "
                     "closed-form eta at heat time tau = T - t of the terminal law it carries (eta_exact_l1) and "
-                    "against the heat PDE's eta at tau = T - t (eta_pde_l1; for point masses this also holds the cell "
-                    "variance h^2/12 the controlled equation gives them, which the heat PDE does not); data_l1: rho_T against the data law's cell averages");
+                    "against the heat PDE's eta at tau = T - t (eta_pde_l1; for point masses this also holds the "
+                    "cell variance h^2/12 the controlled equation gives them, which the heat PDE does not); "
+                    "data_l1: rho_T against the data law's cell averages");
       out.attribute("/compare/controlled", "data_l1", controlled_data_l1_[0]);
       out.attribute("/controlled/density", "steps", pde.steps());
       out.attribute("/controlled/density", "max_relative_mass_drift", pde.max_mass_drift());
       out.attribute("/controlled/density", "score", scores_.front().name);
       out.flush();
     };
-    hooks.state = [](CheckpointArchive&) {};  // kept with the experiment's results (checkpoint())
+    // What at_stop accumulates is kept with the experiment's results (checkpoint()).
     return std::make_unique<PdeStage>(std::move(solver), snapshot_times(), std::move(hooks));
   }
 

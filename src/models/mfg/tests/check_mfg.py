@@ -11,7 +11,7 @@ Runs the mfg twin on NRANKS MPI ranks and checks with h5py and numpy:
            reverse and side-by-side twins at their noise floor; the running
            cost ∫∫½|∇Φ|²ρ within 0.5 % of de Bruijn's 2β[h(ρ_0) − h(H)]
            (measured 0.12 %); the controlled Fokker–Planck equation driven
-           by Φ: mass kept, ρ_t against η(T − t) below 2.5e-2 (measured
+           by Φ: mass kept, ρ_t against η_t (heat time T − t) below 2.5e-2 (measured
            1.6e-2 at t = T), ρ_T against π the same number (β = ½, exact
            score); the memorisation table: the empirical score's samples all on training
            points (fraction 1, distance 0 exactly), the exact score's
@@ -122,11 +122,11 @@ def check_default(path):
         check(f["/controlled/density"].attrs["max_relative_mass_drift"] < 1e-12
               and np.all(np.abs(controlled["mass"][...] / controlled["mass"][0] - 1) < 1e-12),
               f"default: controlled Fokker-Planck mass {controlled['mass'][...]}")
-        # ρ_t = η(T − t) (M3): measured 1.3e-4 at t = 0.1 rising to 1.6e-2 at t = T,
+        # ρ_t = η_t (M3), at heat time T − t: measured 1.3e-4 at t = 0.1 rising to 1.6e-2 at t = T,
         # where η is narrowest; at β = ½ the exact score's H is π, so ρ_T's
         # distance to π is the same number.
         check(eta_l1[0] < 1e-14 and np.all(eta_l1[1:] < 2.5e-2) and np.all(np.diff(eta_l1) > 0),
-              f"default: controlled Fokker-Planck against eta at T - t {eta_l1}")
+              f"default: controlled Fokker-Planck against eta_t {eta_l1}")
         check(abs(controlled.attrs["data_l1"] - eta_l1[-1]) < 1e-12,
               f"default: controlled rho_T against pi {controlled.attrs['data_l1']} vs eta_T {eta_l1[-1]}")
         pde_gap = controlled["eta_pde_l1"][...]
