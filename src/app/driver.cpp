@@ -31,8 +31,9 @@ namespace {
 
 /// Version of the checkpoint layout: 2 is the run model of stages, spaces,
 /// twins and the field store; 3 saves samplers' per-rank event counts as
-/// their sums (CheckpointArchive::rank_counts).
-constexpr std::int64_t kCheckpointSchema = 3;
+/// their sums (CheckpointArchive::rank_counts); 4 keeps what a family's
+/// prepare() computed (the mfg kernel score's trained model).
+constexpr std::int64_t kCheckpointSchema = 4;
 
 // The platform defaults each family changes, for --help.
 std::string family_defaults_text(const std::vector<Family>& families) {
@@ -273,7 +274,9 @@ std::string new_run_id(MPI_Comm comm) {
 /// All member functions are collective.
 class TwinRun : public StageContext {
  public:
-  TwinRun(MPI_Comm comm, const Config& config, std::unique_ptr<Experiment> experiment, const std::string& family)
+  /// `resume`: the checkpoint execute() will continue from, or null.
+  TwinRun(MPI_Comm comm, const Config& config, std::unique_ptr<Experiment> experiment, const std::string& family,
+          CheckpointFile* resume)
       : comm_(comm),
         config_(config),
         experiment_(std::move(experiment)),
@@ -290,6 +293,12 @@ class TwinRun : public StageContext {
     timer_.add("setup");
     auto t = timer_.scope("setup");
     set_failure_context("while setting the run up");
+    if (resume) {
+      CheckpointArchive saved = resume->archive().scope("experiment");
+      experiment_->prepare(&saved);
+    } else {
+      experiment_->prepare(nullptr);
+    }
     spaces_ = experiment_->spaces(comm_);
     for (const auto& s : spaces_) setup_.spaces.push_back(s.get());
     names_ = experiment_->stages();
@@ -632,8 +641,9 @@ int run(MPI_Comm comm, const RunArguments& args, const std::vector<Family>& fami
     std::cout << "twinflow " << kVersion << " (" << kGitSha << "), family " << family << "\n"
               << "# resolved configuration\n" << ini << "\n" << std::flush;
   std::optional<TwinRun> twin;
-  agree(comm, [&] { twin.emplace(comm, config, std::move(experiment), family); });
-  return twin->execute(checkpoint ? &*checkpoint : nullptr);
+  CheckpointFile* resume = checkpoint ? &*checkpoint : nullptr;
+  agree(comm, [&] { twin.emplace(comm, config, std::move(experiment), family, resume); });
+  return twin->execute(resume);
 }
 
 }  // namespace twinflow

@@ -56,14 +56,14 @@ LinearEvolution::LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, dou
     : LinearEvolution(grid, L, {}, p0, dt, cell_volume) {}
 
 LinearEvolution::LinearEvolution(const Grid& grid, Mat L, LinearImplicitTerm::Refill refill, Vec p0, double dt,
-                                 double cell_volume)
+                                 double cell_volume, const std::string& options_prefix)
     : TsEvolution(grid.dm(), p0, dt, cell_volume), term_(L, std::move(refill)) {
   term_.attach(ts_, callback_failures());
   // A one-step scheme (state = the Vec, so checkpoints resume bit-identically):
   // ARKIMEX L2, whose implicit part is the L-stable two-stage SDIRK2.
   TF_CHECK_PETSC(TSSetType(ts_, TSARKIMEX));
   TF_CHECK_PETSC(TSARKIMEXSetType(ts_, TSARKIMEXL2));
-  finish_setup();
+  finish_setup(options_prefix);
 }
 
 }  // namespace twinflow

@@ -36,8 +36,11 @@ TsEvolution::TsEvolution(DM dm, Vec state, double dt, double cell_volume)
   TF_CHECK_PETSC(TSSetPostStep(ts_, &TsEvolution::post_step));
 }
 
-void TsEvolution::finish_setup() {
-  petsc_check_options(TSSetFromOptions(ts_), "TSSetFromOptions (-ts_*, -snes_*, -ksp_*, -pc_*)");
+void TsEvolution::finish_setup(const std::string& options_prefix) {
+  if (!options_prefix.empty()) TF_CHECK_PETSC(TSSetOptionsPrefix(ts_, options_prefix.c_str()));
+  const std::string& p = options_prefix;
+  const std::string what = "TSSetFromOptions (-" + p + "ts_*, -" + p + "snes_*, -" + p + "ksp_*, -" + p + "pc_*)";
+  petsc_check_options(TSSetFromOptions(ts_), what.c_str());
   petsc_check_options(TSSetUp(ts_), "TSSetUp");
   mass0_ = mass();
 }

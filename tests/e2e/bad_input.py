@@ -276,6 +276,8 @@ def make_cases(scratch):
         # PETSc options.
         C("petsc-option-bad-value", ["-ts_type", "nonsense"], "PETSc options"),
         C("petsc-grid-option-bad-value", ["-da_refine", "-3"], "PETSc options"),
+        C("petsc-prefixed-option-bad-value", ["--family=mfg", "--particles.enabled=false", "--grid.cells=16",
+                                             "-controlled_ts_type", "nonsense"], "PETSc options"),
         # Config files.
         C("missing-config", [os.path.join(d, "nope.ini")], "config"),
         C("unreadable-config-directory", [config_dir], "config"),

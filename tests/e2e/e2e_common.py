@@ -106,7 +106,8 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
     other floating-point dataset to round-off (reductions follow the rank
     count), except those whose name ends in one of `timings` (measured
     seconds) and those given their own (rtol, atol) in `tolerances`, keyed by
-    a prefix of the dataset's path."""
+    a prefix of the dataset's path. Returns the last segment's standard
+    output (None when the cycle failed)."""
     common = [f"--family={family}", "--quiet=true"] + args
     began = time.monotonic()
     ref, _ = run_twinflow(check, binary, nranks, scratch, name + "-reference", common, timeout)
@@ -117,16 +118,16 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
         ranks = nranks if segment == 0 else nranks + 1
         cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", f"--output={path}",
                f"--checkpoint.walltime={walltime:.3f}"] + common + (["--overwrite=true"] if segment == 0 else ["--restart=latest"])
-        code, _, err, _ = run_bounded(cmd, scratch, timeout)
+        code, out, err, _ = run_bounded(cmd, scratch, timeout)
         segments += 1
         if code == 0:
             break
         if not check(code == 75, f"{name}: segment {segment} exit {code}: {err.strip()[-300:]}"):
-            return
+            return None
     print(f"{name}: {segments} segments at checkpoint.walltime={walltime:.3f}")
     check(segments > 2, f"{name}: only {segments} segment(s): the cycle did not interrupt the run")
     if not ref or not check(os.path.exists(path), f"{name}: no output after {segments} segments"):
-        return
+        return None
     with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
         def visit(dataset, obj):
             if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f" or dataset.endswith(tuple(timings)):
@@ -139,3 +140,4 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
                                   (1e-12, 1e-15))
                 check(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True), f"{name}: /{dataset} differs")
         a.visititems(visit)
+    return out

@@ -53,8 +53,10 @@ class LinearEvolution : public TsEvolution {
   /// is the nominal step; each interval between stops is split into equal
   /// steps no longer than dt. Mass is the sum of p times `cell_volume`.
   LinearEvolution(const Grid& grid, Mat L, Vec p0, double dt, double cell_volume);
-  /// dp/dt = L(t) p, with L refilled by `refill` (see LinearImplicitTerm).
-  LinearEvolution(const Grid& grid, Mat L, LinearImplicitTerm::Refill refill, Vec p0, double dt, double cell_volume);
+  /// dp/dt = L(t) p, with L refilled by `refill` (see LinearImplicitTerm);
+  /// a non-empty `options_prefix` makes the solver read -<prefix>ts_* etc.
+  LinearEvolution(const Grid& grid, Mat L, LinearImplicitTerm::Refill refill, Vec p0, double dt, double cell_volume,
+                  const std::string& options_prefix = {});
 
   Vec density() const override { return state_; }
 

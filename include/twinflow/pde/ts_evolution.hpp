@@ -86,9 +86,10 @@ class TsEvolution : public DensitySolver {
   /// given here) with fixed steps (no adaptivity) and the monitor;
   /// the caller chooses the scheme.
   TsEvolution(DM dm, Vec state, double dt, double cell_volume);
-  /// Applies -ts_* options (a bad one is a UsageError), sets the TS up and
-  /// records the initial mass.
-  void finish_setup();
+  /// Applies -ts_* options, or -<prefix>ts_* when `options_prefix` is not
+  /// empty (a bad one is a UsageError), sets the TS up and records the
+  /// initial mass.
+  void finish_setup(const std::string& options_prefix = {});
   /// Runs a callback body of this (collective) TS: an exception is kept
   /// and 0 returned, see above.
   template <class F>

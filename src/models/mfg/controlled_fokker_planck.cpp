@@ -46,7 +46,8 @@ std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, cons
   Vec v = nullptr;
   TF_CHECK_PETSC(DMCreateGlobalVector(grid.dm(), &v));
   grid.set_owned_values(rho0, v);
-  return std::make_unique<LinearEvolution>(grid, L, refill, v, dt, grid.box().cell_volume());
+  return std::make_unique<LinearEvolution>(grid, L, refill, v, dt, grid.box().cell_volume(),
+                                           kControlledOptionsPrefix);
 }
 
 }  // namespace twinflow::mfg

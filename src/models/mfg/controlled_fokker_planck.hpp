@@ -22,10 +22,16 @@ namespace twinflow::mfg {
 /// finite at t = T. Not collective.
 GaussianMixture grid_terminal(const GaussianMixture& terminal, const Box& box);
 
+/// The PETSc options of the controlled solver: -controlled_ts_type,
+/// -controlled_ksp_rtol, -controlled_pc_type, ... (the heat PDE's are
+/// unprefixed).
+inline constexpr const char* kControlledOptionsPrefix = "controlled_";
+
 /// Collective. The controlled Fokker–Planck solver from the cell averages
 /// of ρ_0 = η(·, 0) = H * N(0, 2βT I), with steps no longer than dt; H =
-/// `terminal` must have no zero variance (pass it through grid_terminal). `grid` must outlive it, and no other TS may use
-/// its DM (a TS keeps its callbacks on its DM).
+/// `terminal` must have no zero variance (pass it through grid_terminal).
+/// `grid` must outlive it, and no other TS may use its DM (a TS keeps its
+/// callbacks on its DM).
 std::unique_ptr<LinearEvolution> controlled_fokker_planck(const Grid& grid, const GaussianMixture& terminal,
                                                           double beta, double horizon, double dt);
 

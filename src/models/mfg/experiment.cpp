@@ -15,7 +15,7 @@
 // empirical, kernel), side by side, with the memorisation of every score
 // against the data's baseline. The kernel score is trained when the run is
 // set up (kernel_fit.hpp), before the PDE takes its η_T; a restarted run
-// trains it again, to the same bits.
+// takes it from the checkpoint.
 #include <petscmat.h>
 
 #include <array>
@@ -106,20 +106,30 @@ class MfgExperiment : public DensityTwinExperiment {
         beta_(c.real("mfg.beta")),
         steps_(c.integer("mfg.steps")) {
     std::string why;
-    const std::string main = c.choice("mfg.score");
-    std::optional<GaussianMixture> exact = exact_terminal(data_, beta_, why);
-    if (main == "exact" && !exact) throw UsageError("mfg.score", "'exact' " + why);
+    main_score_ = c.choice("mfg.score");
+    exact_ = exact_terminal(data_, beta_, why);
+    if (main_score_ == "exact" && !exact_) throw UsageError("mfg.score", "'exact' " + why);
     // Beside another score the kernel is a particle-side comparison only.
-    if (main == "kernel" || particles_on()) kernel_ = fit_kernel_score(c, comm, data_, beta_, main == "kernel");
+    if (main_score_ == "kernel" || particles_on()) kernel_ = plan_kernel_score(c, data_, beta_, main_score_ == "kernel");
+  }
+
+  // Trains the kernel score (or restores it), then lines the scores up.
+  void prepare(CheckpointArchive* saved) override {
+    if (kernel_ && saved) {
+      CheckpointArchive k = saved->scope("kernel");
+      kernel_->checkpoint(k);
+    } else if (kernel_) {
+      kernel_->train(comm_, data_);
+    }
     // The chosen score first, then the others in a fixed order.
     std::vector<ScoreRun> available;
-    if (exact) available.push_back({"exact", *exact});
+    if (exact_) available.push_back({"exact", *exact_});
     available.push_back({"empirical", data_.training_law()});
     if (kernel_) available.push_back({"kernel", kernel_->terminal});
     for (ScoreRun& r : available)
-      if (r.name == main) scores_.push_back(r);
+      if (r.name == main_score_) scores_.push_back(r);
     for (ScoreRun& r : available)
-      if (r.name != main) scores_.push_back(std::move(r));
+      if (r.name != main_score_) scores_.push_back(std::move(r));
     memorisation_.assign(4 * scores_.size(), NAN);
     generalisation_.assign(kGeneralisationColumns * scores_.size(), NAN);
     plane_distance_.assign(scores_.size(), NAN);
@@ -154,18 +164,22 @@ class MfgExperiment : public DensityTwinExperiment {
     a.replicated("plane_distance", plane_distance_);
     a.replicated("hjb_residual", hjb_residual_);
     a.replicated("running_cost", running_cost_);
-    a.replicated("terminal_cost", terminal_cost_);
     a.replicated("controlled", controlled_);
     a.replicated("controlled_data_l1", controlled_data_l1_);
+    // Restored by prepare(), before the stages that use it are set up.
+    if (kernel_ && a.saving()) {
+      CheckpointArchive k = a.scope("kernel");
+      kernel_->checkpoint(k);
+    }
   }
 
   void observe_snapshot(std::size_t j, double, const GridSpace& grid, const std::vector<double>& eta) override {
     hjb_residual_[j] = measure_potential(grid.grid(), eta, beta_).residual;
   }
 
-  // The game's cost: the running cost at the heat times τ_k = T (k/K)²,
+  // The game's running cost on the PDE's η at the heat times τ_k = T (k/K)²,
   // K = kCostStops (clustered at τ = 0, where η is narrowest and the cost
-  // changes fastest), and F(ρ_T) = −∫ ρ_T log π at τ = 0 where ρ_T = η = H.
+  // changes fastest).
   double cost_time(int k) const { return horizon() * (static_cast<double>(k) / kCostStops) * k / kCostStops; }
 
   std::vector<double> extra_stops() const override {
@@ -178,7 +192,6 @@ class MfgExperiment : public DensityTwinExperiment {
     const int k = static_cast<int>(std::lround(std::sqrt(tau / horizon()) * kCostStops));
     if (k > kCostStops || std::abs(tau - cost_time(k)) > 1e-12 * horizon()) return;
     running_cost_[static_cast<std::size_t>(k)] = measure_potential(grid.grid(), eta, beta_).kinetic;
-    if (k == 0) terminal_cost_[0] = cross_entropy(grid.grid(), eta);
   }
 
   std::string report(OutputFile& out) override {
@@ -443,38 +456,51 @@ class MfgExperiment : public DensityTwinExperiment {
     char line[400];
     std::snprintf(line, sizeof line,
                   "Kernel score: %lld centres, %s covariance, trained on %lld held-out training points by TAO "
-                  "BLMVM from bandwidth %.3g: loss %.6g after %lld iterations (%s), %.2f s\n",
+                  "BLMVM from bandwidth %.3g: loss %.6g after %lld iterations (%s), %.2f s%s\n",
                   static_cast<long long>(k.centres), k.covariance.c_str(), static_cast<long long>(k.samples),
                   k.bandwidth, k.training.value, static_cast<long long>(k.training.iterations),
-                  k.training.reason.c_str(), k.seconds);
+                  k.training.reason.c_str(), k.seconds, k.restored ? " (taken from the checkpoint)" : "");
     return line;
   }
 
-  // Collective. −∫ ρ log π over this grid for ρ given on the owned block
-  // (NaN when the data law has no density).
-  double cross_entropy(const Grid& grid, const std::vector<double>& rho) const {
+  // Collective. −∫ ρ log π for ρ given on this rank's block of the grid, by
+  // the cell quadrature (NaN when the data law has no density).
+  double cross_entropy(const std::vector<double>& rho) const {
     if (!data_.mixture() || !data_.mixture()->has_density()) return NAN;
     const MixtureScore pi(*data_.mixture());
-    const Box& box = grid.box();
+    const Box& box = grid()->grid().box();
     double sum = 0, x[3] = {0, 0, 0};
-    for_each_cell(grid.owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
+    for_each_cell(grid()->grid().owned(), [&](std::int64_t pos, const std::array<std::int64_t, 3>& idx) {
       for (int a = 0; a < box.dim; ++a) x[a] = box.centre(a, idx[a]);
       if (rho[static_cast<std::size_t>(pos)] > 0) sum -= rho[static_cast<std::size_t>(pos)] * pi.log_density(x);
     });
-    sum_over_ranks(grid.comm(), &sum, 1);
+    sum_over_ranks(comm_, &sum, 1);
     return sum * box.cell_volume();
   }
 
-  // Collective. The differential entropy −∫ p log p of the main score's η
-  // at heat time τ by the cell quadrature of its cell averages.
-  double entropy_at(double tau) const {
-    std::vector<double> p;
-    cell_averages(law_at(0, tau), grid()->grid(), p);
+  // Collective. The differential entropy −∫ p log p of a density given on
+  // this rank's block of the grid, by the cell quadrature.
+  double entropy(const std::vector<double>& p) const {
     double sum = 0;
     for (double v : p)
       if (v > 0) sum -= v * std::log(v);
     sum_over_ranks(comm_, &sum, 1);
     return sum * grid()->grid().box().cell_volume();
+  }
+
+  // Collective. The game's cost of every score from the cell averages of its
+  // closed forms: the running cost by de Bruijn, 2β [h(η at τ = T) − h(H)]
+  // (d h(η_τ)/dτ = β I(η_τ) and the running cost is 2β² I), and F(ρ_T) =
+  // −∫ H log π (ρ_T = η_T ∝ H). Rows in score order: de Bruijn, F.
+  std::vector<std::array<double, 2>> closed_form_costs() const {
+    std::vector<std::array<double, 2>> costs;
+    std::vector<double> start, end;
+    for (std::size_t r = 0; r < scores_.size(); ++r) {
+      cell_averages(law_at(r, 0), grid()->grid(), end);
+      cell_averages(law_at(r, horizon()), grid()->grid(), start);
+      costs.push_back({2 * beta_ * (entropy(start) - entropy(end)), cross_entropy(end)});
+    }
+    return costs;
   }
 
   // Collective. /mfg/hjb_residual, /mfg/cost and their printed lines.
@@ -496,25 +522,44 @@ class MfgExperiment : public DensityTwinExperiment {
     double running = 0;
     for (int k = 0; k < kCostStops; ++k)
       running += 0.5 * (running_cost_[k] + running_cost_[k + 1]) * (cost_time(k + 1) - cost_time(k));
+    const std::vector<std::array<double, 2>> costs = closed_form_costs();
     out.write_vector("/mfg/cost/running", running_cost_);
     out.attribute("/mfg/cost", "running_integral", running);
-    const double terminal = terminal_cost_[0];
-    out.attribute("/mfg/cost", "terminal", terminal);
-    out.attribute("/mfg/cost", "total", running + terminal);
-    // de Bruijn: d h(η_τ)/dτ = β I(η_τ), and the running cost is 2β² I, so
-    // its integral is 2β [h(η at τ = T) − h(H)] for every score.
-    const double de_bruijn = 2 * beta_ * (entropy_at(horizon()) - entropy_at(0));
-    out.attribute("/mfg/cost", "running_de_bruijn", de_bruijn);
+    out.attribute("/mfg/cost", "terminal", costs[0][1]);
+    out.attribute("/mfg/cost", "total", running + costs[0][1]);
+    out.attribute("/mfg/cost", "running_de_bruijn", costs[0][0]);
+    out.attribute("/mfg/cost", "score", scores_.front().name);
     out.attribute("/mfg/cost", "definition",
-                  "int_0^T int |grad Phi|^2 / 2 rho dx dt (rho = eta; running at tau = T (k/64)^2, trapezoid) + "
-                  "F(rho_T) = -int rho_T log pi (terminal); running_de_bruijn: 2 beta [h(rho_0) - h(H)] by cell "
-                  "quadrature of the closed forms, what the running cost equals");
-    std::snprintf(line, sizeof line,
-                  "Mean-field-game cost of the %s score: %.6g = %.6g (running; de Bruijn's 2 beta [h(rho_0) - h(H)]: "
-                  "%.6g) + %.6g (F(rho_T))",
-                  scores_.front().name.c_str(), running + terminal, running, de_bruijn, terminal);
+                  "int_0^T int |grad Phi|^2 / 2 rho dx dt of the score run on the grid (rho = eta; running at "
+                  "tau = T (k/64)^2, trapezoid) + F(rho_T) = -int rho_T log pi (terminal); running_de_bruijn: "
+                  "2 beta [h(rho_0) - h(H)] by cell quadrature of the closed forms, what the running cost equals");
+    std::vector<double> column[3];
+    for (const auto& c : costs) {
+      column[0].push_back(c[0]);
+      column[1].push_back(c[1]);
+      column[2].push_back(c[0] + c[1]);
+    }
+    const char* names[3] = {"running_de_bruijn", "terminal", "total"};
+    for (int k = 0; k < 3; ++k) out.write_vector(std::string("/mfg/cost/by_score/") + names[k], column[k]);
+    out.attribute("/mfg/cost/by_score", "rows", score_rows());
+    out.attribute("/mfg/cost/by_score", "definition",
+                  "every score's cost from the cell averages of its closed forms: running_de_bruijn 2 beta "
+                  "[h(rho_0) - h(H)], terminal F(rho_T) = -int H log pi, total their sum; point masses count as "
+                  "their cells' averages, so the empirical score's running cost grows without bound as the cells "
+                  "shrink (by 2 beta d log 2 per halving once no two points share a cell)");
+    os << "\nMean-field-game cost int_0^T int |grad Phi|^2 / 2 rho dx dt + F(rho_T), F = -int rho_T log pi"
+       << " (cell quadrature;\nrunning by de Bruijn's 2 beta [h(rho_0) - h(H)] for every score, on the PDE's eta for "
+       << "the first):\n";
+    std::snprintf(line, sizeof line, "%-16s | %13s %13s | %11s | %11s\n", "score", "running PDE", "de Bruijn",
+                  "F(rho_T)", "total");
     os << line;
-    os << "\n";
+    for (std::size_t r = 0; r < scores_.size(); ++r) {
+      char pde[32] = "-";
+      if (r == 0) std::snprintf(pde, sizeof pde, "%.6g", running);
+      std::snprintf(line, sizeof line, "%-16s | %13s %13.6g | %11.6g | %11.6g\n", scores_[r].name.c_str(), pde,
+                    costs[r][0], costs[r][1], costs[r][0] + costs[r][1]);
+      os << line;
+    }
     return os.str();
   }
 
@@ -608,8 +653,10 @@ class MfgExperiment : public DensityTwinExperiment {
   DataSource data_;
   double beta_;
   std::int64_t steps_;  ///< N, the generative sampler's exact heat-bridge steps over [0, T]
-  std::optional<KernelFit> kernel_;  ///< when the training set allows one
-  std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the others available
+  std::string main_score_;                ///< mfg.score
+  std::optional<GaussianMixture> exact_;  ///< the exact score's H, when the data have one
+  std::optional<KernelFit> kernel_;       ///< when the training set allows one
+  std::vector<ScoreRun> scores_;  ///< [0]: mfg.score, then the others available (prepare())
   std::vector<double> memorisation_;  ///< per score: fraction, its s.e., NN distances to training and fresh sets
   /// Per score: mean log π, the data's, the s.e. of their difference, sliced W1 and its noise level.
   static constexpr int kGeneralisationColumns = 5;
@@ -618,7 +665,6 @@ class MfgExperiment : public DensityTwinExperiment {
   std::vector<double> hjb_residual_;    ///< per snapshot: the η-weighted HJB residual of the PDE's η
   static constexpr int kCostStops = 64;  ///< intervals of the running cost's time quadrature
   std::vector<double> running_cost_;     ///< ∫ ½|∇Φ|² η dx at τ_k
-  std::vector<double> terminal_cost_{NAN};  ///< F(ρ_T) = −∫ ρ_T log π (one entry, checkpointed)
   /// Stage `controlled`, per snapshot: ρ's mass, its L1 to the closed-form
   /// η and to the heat PDE's η at τ = T − t (3 blocks of the snapshot count).
   std::vector<double> controlled_;

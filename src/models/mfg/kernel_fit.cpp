@@ -5,6 +5,7 @@
 
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/run/ensemble.hpp"
 
 namespace twinflow::mfg {
@@ -25,8 +26,7 @@ void declare_kernel_options(OptionSet& o) {
         Accept::integer(1, 1e9));
 }
 
-std::optional<KernelFit> fit_kernel_score(const Config& c, MPI_Comm comm, const DataSource& data, double beta,
-                                          bool required) {
+std::optional<KernelFit> plan_kernel_score(const Config& c, const DataSource& data, double beta, bool required) {
   const std::int64_t n = data.train_count();
   const int d = data.dim();
   const std::vector<double>& points = data.training();
@@ -52,39 +52,61 @@ std::optional<KernelFit> fit_kernel_score(const Config& c, MPI_Comm comm, const 
     throw UsageError("mfg.data", "gives training points that are all one point, so no bandwidth starts the kernel "
                                  "score; accepted: data with spread for mfg.score=kernel");
   }
-  KernelFit fit;
-  fit.centres = c.integer("mfg.kernel.centres");
-  if (fit.centres == 0) fit.centres = std::max<std::int64_t>(1, n / 5);
-  if (fit.centres >= n)
-    throw UsageError("mfg.kernel.centres", std::to_string(fit.centres) + " centres leave no sample of the " +
+  const std::int64_t centres = c.integer("mfg.kernel.centres") == 0 ? std::max<std::int64_t>(1, n / 5)
+                                                                      : c.integer("mfg.kernel.centres");
+  if (centres >= n)
+    throw UsageError("mfg.kernel.centres", std::to_string(centres) + " centres leave no sample of the " +
                                                std::to_string(n) + " training points; accepted: 1 to " +
                                                std::to_string(n - 1) + " (0: n/5)");
-  fit.samples = c.integer("mfg.kernel.samples");
-  if (fit.samples == 0) fit.samples = n - fit.centres;
-  if (fit.samples > n - fit.centres)
-    throw UsageError("mfg.kernel.samples", std::to_string(fit.samples) + " samples, but the " + std::to_string(n) +
-                                               " training points leave " + std::to_string(n - fit.centres) +
-                                               " beside the centres; accepted: 1 to " +
-                                               std::to_string(n - fit.centres) + " (0: all)");
-  fit.covariance = c.choice("mfg.kernel.covariance");
-  fit.delta = c.real("mfg.kernel.delta");
-  std::vector<double> centres(points.begin(), points.begin() + fit.centres * d);
-  fit.bandwidth = std::sqrt(variance) * std::pow(static_cast<double>(fit.centres), -1.0 / (d + 4));
-  KernelScoreModel model(d, std::move(centres), fit.delta, beta, fit.bandwidth,
-                         fit.covariance == "shared" ? KernelScoreModel::Covariance::kShared
-                                                    : KernelScoreModel::Covariance::kPerCentre);
-  const Ensemble mine = Ensemble::partition(comm, fit.samples, d);
+  const std::int64_t samples = c.integer("mfg.kernel.samples") == 0 ? n - centres : c.integer("mfg.kernel.samples");
+  if (samples > n - centres)
+    throw UsageError("mfg.kernel.samples", std::to_string(samples) + " samples, but the " + std::to_string(n) +
+                                               " training points leave " + std::to_string(n - centres) +
+                                               " beside the centres; accepted: 1 to " + std::to_string(n - centres) +
+                                               " (0: all)");
+  const std::string covariance = c.choice("mfg.kernel.covariance");
+  const double delta = c.real("mfg.kernel.delta");
+  const double bandwidth = std::sqrt(variance) * std::pow(static_cast<double>(centres), -1.0 / (d + 4));
+  KernelScoreModel model(d, std::vector<double>(points.begin(), points.begin() + centres * d), delta, beta, bandwidth,
+                         covariance == "shared" ? KernelScoreModel::Covariance::kShared
+                                                : KernelScoreModel::Covariance::kPerCentre);
+  KernelFit fit(std::move(model));
+  fit.centres = centres, fit.samples = samples, fit.iterations = c.integer("mfg.train.iterations");
+  fit.covariance = covariance, fit.delta = delta, fit.bandwidth = bandwidth;
+  return fit;
+}
+
+void KernelFit::train(MPI_Comm comm, const DataSource& data) {
+  const int d = data.dim();
+  const Ensemble mine = Ensemble::partition(comm, samples, d);
   const double start = MPI_Wtime();
-  fit.training = model.train(comm, points.data() + (fit.centres + mine.first_id) * d, mine.count,
-                             c.integer("mfg.train.iterations"));
-  fit.seconds = MPI_Wtime() - start;
-  const std::int64_t blocks = fit.covariance == "shared" ? 1 : fit.centres;
+  training = model.train(comm, data.training().data() + (centres + mine.first_id) * d, mine.count, iterations);
+  // The slowest rank's time, so that every rank holds (and saves) the same.
+  seconds = MPI_Wtime() - start;
+  MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
+  take_trained_model();
+}
+
+void KernelFit::checkpoint(CheckpointArchive& a) {
+  a.replicated("parameters", model.parameters());
+  a.value("loss", training.value);
+  a.value("iterations", training.iterations);
+  a.value("evaluations", training.evaluations);
+  a.value("tao_reason", training.reason);
+  a.value("seconds", seconds);
+  if (a.saving()) return;
+  restored = true;
+  take_trained_model();
+}
+
+void KernelFit::take_trained_model() {
+  precisions.clear();
+  const std::int64_t blocks = covariance == "shared" ? 1 : centres;
   for (std::int64_t i = 0; i < blocks; ++i) {
     const std::vector<double> p = model.precision(i);
-    fit.precisions.insert(fit.precisions.end(), p.begin(), p.end());
+    precisions.insert(precisions.end(), p.begin(), p.end());
   }
-  fit.terminal = model.terminal_law();
-  return fit;
+  terminal = model.terminal_law();
 }
 
 }  // namespace twinflow::mfg

@@ -2,7 +2,8 @@
 // gradient of the implicit score-matching loss against central finite
 // differences, the one-centre closed form, the independence of the loss
 // from the partition of the samples, training to the exact minimiser), the
-// toy data sets' moments, and the heat bridge's transition law.
+// toy data sets' moments, the heat bridge's transition law, and the
+// trained kernel kept in a checkpoint.
 //
 // Tolerances: central differences with step h have truncation error
 // O(h² f''') and round-off O(ε |f| / h); at h = 1e-5 and |f| ≈ 10 both are
@@ -14,12 +15,18 @@
 #include <mpi.h>
 
 #include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "models/mfg/data.hpp"
 #include "models/mfg/heat_bridge.hpp"
+#include "models/mfg/kernel_fit.hpp"
 #include "models/mfg/kernel_score.hpp"
 #include "models/mfg/toy_sets.hpp"
+#include "twinflow/core/config.hpp"
+#include "twinflow/io/checkpoint.hpp"
 #include "twinflow/math/gaussian_mixture.hpp"
 #include "twinflow/rng/counter_rng.hpp"
 
@@ -319,4 +326,42 @@ TEST(MfgKernel, SharedCovarianceIsWellPosedAndPerCentreOverfits) {
               c.value, static_cast<long long>(c.iterations), a.value, overfit);
   EXPECT_LT(c.value, 2 * a.value);
   EXPECT_GT(overfit, 2 * trained);
+}
+
+// A kernel score taken from a checkpoint is the trained one, bit for bit,
+// with its training figures: a restarted run does not train again.
+TEST(MfgKernel, CheckpointRestoresTheTrainedModel) {
+  OptionSet options;
+  mfg::declare_kernel_options(options);
+  const Config c = Config::parse(options, "", {"--mfg.kernel.centres=8", "--mfg.train.iterations=30"});
+  const mfg::DataSource data(mfg::kDefaultData, 2, 60, 3);
+  std::optional<mfg::KernelFit> trained = mfg::plan_kernel_score(c, data, 0.5, true);
+  ASSERT_TRUE(trained);
+  trained->train(MPI_COMM_WORLD, data);
+  const std::string path = "test_mfg_kernel_checkpoint.h5";
+  {
+    CheckpointFile file = CheckpointFile::create(MPI_COMM_WORLD, path);
+    CheckpointArchive a = file.archive().scope("kernel");
+    trained->checkpoint(a);
+    file.commit();
+  }
+  std::optional<mfg::KernelFit> restored = mfg::plan_kernel_score(c, data, 0.5, true);
+  {
+    CheckpointFile file = CheckpointFile::open(MPI_COMM_WORLD, path);
+    CheckpointArchive a = file.archive().scope("kernel");
+    restored->checkpoint(a);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank_zero()) std::remove(path.c_str());
+  EXPECT_TRUE(restored->restored);
+  EXPECT_FALSE(trained->restored);
+  EXPECT_EQ(restored->model.parameters(), trained->model.parameters());
+  EXPECT_EQ(restored->precisions, trained->precisions);
+  EXPECT_EQ(restored->training.value, trained->training.value);
+  EXPECT_EQ(restored->training.iterations, trained->training.iterations);
+  EXPECT_EQ(restored->training.reason, trained->training.reason);
+  EXPECT_EQ(restored->seconds, trained->seconds);
+  ASSERT_EQ(restored->terminal.components().size(), trained->terminal.components().size());
+  for (std::size_t i = 0; i < trained->terminal.components().size(); ++i)
+    EXPECT_EQ(restored->terminal.components()[i].covariance, trained->terminal.components()[i].covariance);
 }
