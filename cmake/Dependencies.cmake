@@ -31,3 +31,7 @@ pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 
 # Exponentially scaled Bessel functions for the Kac law (README, (C3)).
 pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
+
+# Neural velocity fields, trained by flow matching (nn/): libtorch's tensors,
+# autograd and Adam (Debian libtorch-dev).
+find_package(Torch REQUIRED)

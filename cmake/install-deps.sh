@@ -7,7 +7,7 @@ packages=(
   petsc-dev libopenmpi-dev openmpi-bin libpmix-dev
   libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libboost-dev
-  libgtest-dev libbenchmark-dev librandom123-dev libeigen3-dev libgsl-dev liblapacke-dev
+  libgtest-dev libbenchmark-dev librandom123-dev libeigen3-dev libgsl-dev liblapacke-dev libtorch-dev
   python3 python3-h5py python3-numpy python3-matplotlib
   slurm-wlm munge
 )

@@ -19,6 +19,9 @@ enum class Stream : std::uint64_t {
   kReverse = 4,      ///< generative sampler noise
   kReferenceSamples = 5,  ///< exact samples of a twin's reference law (sample space)
   kSlicedDirections = 6,  ///< the directions of the sliced distances
+  kNetworkWeights = 7,    ///< the initial weights of a neural network
+  kTrainingBatch = 8,     ///< the training pairs of a neural network
+  kTrainingData = 9,      ///< the data points of those pairs
   kFamily = 16,
 };
 

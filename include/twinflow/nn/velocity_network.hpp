@@ -1,0 +1,66 @@
+#pragma once
+// A neural velocity field v_θ(x, t): R^d × R → R^d, the multilayer
+// perceptron of flow matching (README, "Neural velocity fields"): input
+// (x, t), `depth` hidden layers of `width` units with the SiLU activation
+// x σ(x), a linear output; double precision, one intra-op thread per rank
+// (libtorch). The initial weights are a function of the seed alone (PyTorch's
+// default for a linear layer, uniform on ±1/√fan_in, drawn from the
+// counter-based RNG), so a network is the same on every rank.
+//
+// Training is data-parallel: each rank holds its share of a global batch of
+// B regression pairs, and one allreduce per step adds the shares' gradients
+// (and losses) of the mean squared error (1/B) Σ_i |v_θ(x_i, t_i) − y_i|²
+// before every rank takes the same Adam step. The result is deterministic
+// for a given rank count (the sum's order follows the partition).
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace twinflow {
+
+class VelocityNetwork {
+ public:
+  struct Shape {
+    int dim = 1, width = 256, depth = 3;
+    bool operator==(const Shape&) const = default;
+  };
+  /// Not collective. The network at its initial weights, with an Adam
+  /// optimiser of learning rate `learning_rate`.
+  VelocityNetwork(Shape shape, std::uint64_t seed, double learning_rate);
+  ~VelocityNetwork();
+  VelocityNetwork(const VelocityNetwork&) = delete;
+  VelocityNetwork& operator=(const VelocityNetwork&) = delete;
+
+  const Shape& shape() const { return shape_; }
+  /// Number of weights and biases.
+  std::int64_t parameter_count() const;
+
+  /// v_θ(x_i, t) at n points x (point-major, dim entries each) into v. Not
+  /// collective.
+  void evaluate(double t, const double* x, std::int64_t n, double* v) const;
+
+  /// Collective. The loss (1/B) Σ |v_θ(x_i, t_i) − y_i|² of a global batch of
+  /// `batch` pairs, `count` of them on this rank (x and y point-major, t one
+  /// per point), and its gradient in the parameters (parameters() layout),
+  /// summed over the ranks with one allreduce. Same values on every rank.
+  double loss_gradient(MPI_Comm comm, const double* x, const double* t, const double* y, std::int64_t count,
+                       std::int64_t batch, std::vector<double>& gradient);
+  /// Collective. One Adam step on that loss; returns the loss before it.
+  double train_step(MPI_Comm comm, const double* x, const double* t, const double* y, std::int64_t count,
+                    std::int64_t batch);
+
+  /// Every weight and bias, layer by layer (weights row-major [out, in],
+  /// then the bias).
+  std::vector<double> parameters() const;
+  void set_parameters(const std::vector<double>& values);
+
+ private:
+  struct Impl;
+  Shape shape_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace twinflow
