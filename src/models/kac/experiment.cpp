@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "kac_law.hpp"
+#include "neural_velocity.hpp"
 #include "samplers.hpp"
 #include "telegrapher.hpp"
 #include "twinflow/core/collective.hpp"
@@ -39,8 +40,10 @@ void declare(OptionSet& o) {
         "covariances must be diagonal (the process is a product over coordinates)",
         Accept::any_text("'weight:mean:variance' joined by ';' (weights > 0 summing to 1, "
                          "variances >= 0, diagonal), or file:PATH"));
-  o.add("kac.velocity", "exact", "velocity of the generative flow: closed-form marginal velocity, or j/u "
-        "from the PDE (needs pde.enabled)", Accept::choice({"exact", "pde"}));
+  o.add("kac.velocity", "exact", "velocity of the generative flow: closed-form marginal velocity, j/u "
+        "from the PDE (needs pde.enabled), or nn, a network trained by flow matching (kac.nn.*)",
+        Accept::choice({"exact", "pde", "nn"}));
+  declare_neural_options(o);
   o.add("kac.steps", "100", "steps N of the generative flow over [0, T]; the ou comparison uses the same N",
         Accept::integer(1, 1e9));
   std::vector<std::string> names;
@@ -85,12 +88,19 @@ class KacExperiment : public DensityTwinExperiment {
         data_(GaussianMixture::parse("kac.data", c.text("kac.data"), dim())),
         steps_(c.integer("kac.steps")),
         integrator_(kIntegrators.at(c.choice("kac.integrator"))),
-        pde_velocity_(c.choice("kac.velocity") == "pde") {
+        velocity_(c.choice("kac.velocity")),
+        pde_velocity_(velocity_ == "pde") {
     if (!data_.diagonal())
       throw UsageError("kac.data", "has a non-diagonal covariance; accepted: diagonal covariances (the Kac "
                                    "process acts on each coordinate independently)");
     if (pde_velocity_ && !pde_on())
       throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
+    if (velocity_ == "nn") {
+      if (!particles_on())
+        throw UsageError("kac.velocity", "'nn' trains a velocity for the generative flow, which needs "
+                                         "particles.enabled=true; accepted: exact or pde, or nn with particles on");
+      neural_ = std::make_shared<NeuralVelocity>(c, comm, dim(), seed());
+    }
     const std::size_t n = snapshot_times().size();
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
                     &particle_atoms_, &particle_window_})
@@ -139,13 +149,29 @@ class KacExperiment : public DensityTwinExperiment {
     return true;
   }
 
+  // Trains the neural velocity (or restores it) before the stages use it.
+  void prepare(CheckpointArchive* saved) override {
+    if (!neural_) return;
+    if (saved) {
+      CheckpointArchive n = saved->scope("neural_velocity");
+      neural_->checkpoint(n);
+    } else {
+      neural_->train(data_, law_, horizon());
+    }
+  }
+
   void checkpoint(CheckpointArchive& a) override {
     a.value("pde_initial_moment", pde_initial_moment_);
     for (const auto& [name, v] : series()) a.replicated(name, *v);
+    // Restored by prepare(), before the stages that use it are set up.
+    if (neural_ && a.saving()) {
+      CheckpointArchive n = a.scope("neural_velocity");
+      neural_->checkpoint(n);
+    }
   }
 
   std::string report(OutputFile& out) override {
-    if (!has_grid()) return {};
+    if (!has_grid()) return neural_report(out);
     std::vector<double> exact_moment, exact_atoms;
     for (double t : snapshot_times()) {
       exact_moment.push_back(law_.second_moment(t));
@@ -155,7 +181,7 @@ class KacExperiment : public DensityTwinExperiment {
     out.write_vector("/compare/kac/atom_mass_exact", exact_atoms);
     for (const auto& [name, v] : series()) out.write_vector("/compare/kac/" + name, *v);
     out.attribute("/compare/kac", "front_window_cells", static_cast<std::int64_t>(kFrontWindowCells));
-    return table(exact_moment, exact_atoms);
+    return table(exact_moment, exact_atoms) + neural_report(out);
   }
 
  protected:
@@ -167,6 +193,8 @@ class KacExperiment : public DensityTwinExperiment {
     std::shared_ptr<VelocityModel> v;
     if (pde_velocity_)
       v = std::make_shared<StoredVelocity>(store, *grid(), "velocity");
+    else if (neural_)
+      v = neural_;
     else
       v = std::make_shared<ExactVelocity>(data_, law_);
     return std::make_unique<FlowSampler>(kac_flow_start(std::move(units), data_, law_, seed(), horizon()), horizon(),
@@ -250,7 +278,8 @@ class KacExperiment : public DensityTwinExperiment {
     flow.stage = "reverse";
     flow.clock = "s";
     flow.axis = "/reverse/time";
-    flow.title = "Generative: the Kac flow (" + integrator + ", " + (pde_velocity_ ? "PDE" : "exact") +
+    flow.title = "Generative: the Kac flow (" + integrator + ", " +
+                 (pde_velocity_ ? "PDE" : neural_ ? "neural" : "exact") +
                  " velocity, N = " + std::to_string(steps_) + ") at s = T against the data law";
     Twin ou = flow;
     ou.name = "ou_reverse";
@@ -396,6 +425,95 @@ class KacExperiment : public DensityTwinExperiment {
     return os.str();
   }
 
+  // Collective. On the grid at every snapshot t > 0, the trained velocity
+  // against the exact marginal velocity (the regression's optimum), weighted
+  // by the exact density away from the atoms' windows (the atoms move at ±c
+  // on their fronts, which a cell centre does not sit on): the relative L2
+  // error, and the largest |v| of either there (the flow's speed is at most
+  // c per coordinate).
+  void measure_on_grid(std::vector<double>& l2, std::vector<double>& largest, std::vector<double>& largest_exact) {
+    const std::size_t n = snapshot_times().size();
+    const Box& box = grid()->box();
+    const OwnedBlock& owned = grid()->grid().owned();
+    std::vector<double> centres;
+    for_each_cell(owned, [&](std::int64_t, const std::array<std::int64_t, 3>& idx) {
+      for (int a = 0; a < dim(); ++a) centres.push_back(box.centre(a, idx[a]));
+    });
+    const auto cells = static_cast<std::int64_t>(owned.size());
+    ExactVelocity exact(data_, law_);
+    std::vector<double> v_exact(centres.size()), v_nn(centres.size()), density;
+    for (std::size_t j = 1; j < n; ++j) {
+      const double t = snapshot_times()[j];
+      exact.evaluate(t, centres.data(), cells, v_exact.data());
+      neural_->evaluate(t, centres.data(), cells, v_nn.data());
+      exact_density(t, grid()->grid(), density);
+      const std::vector<unsigned char> window = window_cells(t);
+      double s[2] = {0, 0}, m[2] = {0, 0};
+      for (std::int64_t q = 0; q < cells; ++q) {
+        if (window[q] || !(density[q] > 0)) continue;
+        for (int a = 0; a < dim(); ++a) {
+          const double e = v_exact[q * dim() + a], g = v_nn[q * dim() + a];
+          s[0] += density[q] * (g - e) * (g - e);
+          s[1] += density[q] * e * e;
+          m[0] = std::max(m[0], std::abs(g));
+          m[1] = std::max(m[1], std::abs(e));
+        }
+      }
+      sum_over_ranks(comm_, s, 2);
+      MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_MAX, comm_);
+      l2[j] = std::sqrt(s[0] / s[1]);
+      largest[j] = m[0], largest_exact[j] = m[1];
+    }
+  }
+
+  // Collective. /kac/neural_velocity and its printed lines: the training and
+  // (grid runs) measure_on_grid.
+  std::string neural_report(OutputFile& out) {
+    if (!neural_) return {};
+    const NeuralVelocity& nn = *neural_;
+    const std::size_t n = snapshot_times().size();
+    std::vector<double> l2(n, NAN), largest(n, NAN), largest_exact(n, NAN);
+    if (has_grid()) measure_on_grid(l2, largest, largest_exact);
+    const std::string group = "/kac/neural_velocity";
+    out.write_vector(group + "/loss", nn.losses());
+    out.write_vector(group + "/l2_error_exact", l2);
+    out.write_vector(group + "/largest_speed", largest);
+    out.write_vector(group + "/largest_speed_exact", largest_exact);
+    const VelocityNetwork::Shape& shape = nn.network().shape();
+    out.attribute(group, "width", static_cast<std::int64_t>(shape.width));
+    out.attribute(group, "depth", static_cast<std::int64_t>(shape.depth));
+    out.attribute(group, "parameters", nn.network().parameter_count());
+    out.attribute(group, "iterations", nn.iterations());
+    out.attribute(group, "batch", nn.batch());
+    out.attribute(group, "learning_rate", nn.learning_rate());
+    out.attribute(group, "training_seconds", nn.seconds());
+    out.attribute(group, "definition",
+                  "loss: the flow-matching loss of each step's batch (before the step); at /time (snapshot 0 "
+                  "left NaN) on the grid's cell centres outside the atoms' windows, weighted by the exact "
+                  "density: l2_error_exact = ||v_nn - v||/||v|| against the exact marginal velocity v, and the "
+                  "largest |v_nn| and |v| per coordinate (at most c for the exact flow)");
+    std::ostringstream os;
+    char line[300];
+    std::snprintf(line, sizeof line,
+                  "\nNeural velocity (flow matching): %d x %d MLP, %lld parameters, %lld Adam steps of %lld pairs "
+                  "(lr %g), loss %.4e -> %.4e, %.2f s%s\n",
+                  shape.width, shape.depth, static_cast<long long>(nn.network().parameter_count()),
+                  static_cast<long long>(nn.iterations()), static_cast<long long>(nn.batch()), nn.learning_rate(),
+                  nn.losses().front(), nn.losses().back(), nn.seconds(),
+                  nn.restored() ? " (taken from the checkpoint)" : "");
+    os << line;
+    if (!has_grid()) return os.str();
+    std::snprintf(line, sizeof line, "%8s | %14s | %10s %10s   (c = %g)\n", "t", "L2 vs exact v", "max|v_nn|",
+                  "max|v|", law_.speed());
+    os << line;
+    for (std::size_t j = 1; j < n; ++j) {
+      std::snprintf(line, sizeof line, "%8.4f | %14.4e | %10.4f %10.4f\n", snapshot_times()[j], l2[j], largest[j],
+                    largest_exact[j]);
+      os << line;
+    }
+    return os.str();
+  }
+
   std::string integrator_name() const {
     for (const auto& [name, type] : kIntegrators)
       if (type == integrator_) return name;
@@ -407,7 +525,9 @@ class KacExperiment : public DensityTwinExperiment {
   GaussianMixture data_;
   std::int64_t steps_;
   std::string integrator_;
+  std::string velocity_;  ///< kac.velocity
   bool pde_velocity_;
+  std::shared_ptr<NeuralVelocity> neural_;  ///< kac.velocity=nn
   double pde_initial_moment_ = 0;
   std::vector<double> pde_moment_, pde_window_, exact_window_, particle_moment_, particle_moment_error_,
       particle_atoms_, particle_window_;

@@ -113,6 +113,28 @@ void ExactVelocity::after_step(double t_before, const double* x_before, double t
     }
 }
 
+KacPath KacPath::start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate,
+                       double origin) {
+  KacPath path;
+  path.position = origin;
+  path.direction = rng.uniform(id, 0, coordinate) <= 0.5 ? -1 : 1;
+  path.next_switch = -std::log(rng.uniform(id, 1, coordinate)) / rate;
+  return path;
+}
+
+void KacPath::advance(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, const KacLaw& law,
+                      double now, double t) {
+  const double c = law.speed(), a = law.rate();
+  while (next_switch <= t) {
+    position += direction * c * (next_switch - now);
+    now = next_switch;
+    direction = static_cast<signed char>(-direction);
+    ++events;
+    next_switch += -std::log(rng.uniform(id, static_cast<std::uint64_t>(events), coordinate)) / a;
+  }
+  position += direction * c * (t - now);
+}
+
 ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, const KacLaw& law,
                                std::uint64_t seed)
     : ens_(std::move(ensemble)), law_(law), rng_(seed, Stream::kFamily) {
@@ -130,10 +152,9 @@ ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, c
     const std::size_t comp = data.sample(data_rng, id, &origin_[p * d]);
     point_mass_[p] = data.components()[comp].point_mass();
     for (int i = 0; i < d; ++i) {
-      // Event 0 draws the initial direction, event m >= 1 the m-th waiting time.
-      const auto block = static_cast<std::uint64_t>(i);
-      direction_[p * d + i] = rng_.uniform(id, 0, block) <= 0.5 ? -1 : 1;
-      next_switch_[p * d + i] = -std::log(rng_.uniform(id, 1, block)) / law_.rate();
+      const KacPath path = KacPath::start(rng_, id, static_cast<std::uint64_t>(i), law_.rate(), 0);
+      direction_[p * d + i] = path.direction;
+      next_switch_[p * d + i] = path.next_switch;
     }
   }
   ens_.x = origin_;
@@ -142,21 +163,14 @@ ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, c
 void ForwardSampler::advance_to(std::int64_t, double t) {
   if (t <= time_) return;
   const int d = ens_.dim;
-  const double c = law_.speed(), a = law_.rate();
   for (std::int64_t p = 0; p < ens_.count; ++p) {
     const auto id = static_cast<std::uint64_t>(ens_.first_id + p);
     for (int i = 0; i < d; ++i) {
       const std::size_t q = static_cast<std::size_t>(p * d + i);
-      double now = time_, x = ens_.x[q];
-      while (next_switch_[q] <= t) {
-        x += direction_[q] * c * (next_switch_[q] - now);
-        now = next_switch_[q];
-        direction_[q] = static_cast<signed char>(-direction_[q]);
-        ++events_[q];
-        next_switch_[q] += -std::log(rng_.uniform(id, static_cast<std::uint64_t>(events_[q]),
-                                                  static_cast<std::uint64_t>(i))) / a;
-      }
-      ens_.x[q] = x + direction_[q] * c * (t - now);
+      KacPath path{ens_.x[q], next_switch_[q], direction_[q], events_[q]};
+      path.advance(rng_, id, static_cast<std::uint64_t>(i), law_, time_, t);
+      ens_.x[q] = path.position, next_switch_[q] = path.next_switch;
+      direction_[q] = path.direction, events_[q] = path.events;
     }
   }
   time_ = t;

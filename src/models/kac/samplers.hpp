@@ -57,6 +57,20 @@ class ExactVelocity : public VelocityModel {
   std::vector<KacQuadrature> quadrature_;  ///< per (component, coordinate) with positive variance
 };
 
+/// One coordinate of the Kac process, keyed by (rng, id, coordinate): the
+/// initial direction ±1 is draw (id, 0, coordinate), the m-th exponential
+/// waiting time (rate a) draw (id, m, coordinate). Not collective.
+struct KacPath {
+  double position = 0, next_switch = 0;  ///< where it is now, and when it next switches
+  signed char direction = 1;
+  std::int64_t events = 1;  ///< draws taken: the direction and the waiting times so far
+  /// The path at time 0, at `origin`.
+  static KacPath start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate, double origin);
+  /// Moves the path from time `now` to t ≥ now.
+  void advance(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, const KacLaw& law, double now,
+               double t);
+};
+
 /// Forward particles: X_0 from the data law, then X_t = X_0 + K_t with the
 /// exact Kac process per coordinate: initial direction ±1 and exponential
 /// waiting times of rate a drawn from (seed, id, coordinate, event number).
