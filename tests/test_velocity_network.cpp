@@ -55,6 +55,7 @@ TEST(VelocityNetwork, InitialWeightsAreAFunctionOfTheSeed) {
   const VelocityNetwork::Shape shape{2, 8, 2};
   const VelocityNetwork a(shape, 5, 1e-3), b(shape, 5, 1e-3), c(shape, 6, 1e-3);
   EXPECT_EQ(a.parameter_count(), (3 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2));
+  EXPECT_EQ(static_cast<std::int64_t>(a.parameters().size()), a.parameter_count());
   EXPECT_EQ(a.parameters(), b.parameters());
   EXPECT_NE(a.parameters(), c.parameters());
 }
@@ -112,17 +113,20 @@ TEST(VelocityNetwork, TrainingReproducesAKnownField) {
 // A point's velocity does not depend on the batch it is evaluated in (its
 // rank's share of the particles), so the generated samples are the same
 // bits on any rank count.
+// Widths that are and are not a multiple of the vector length.
 TEST(VelocityNetwork, APointsVelocityDoesNotDependOnItsBatch) {
   const int d = 3;
-  const VelocityNetwork net({d, 64, 3}, 2, 1e-3);
-  const std::int64_t n = 1000;
-  const Pairs p = pairs(0, n, d, 0);
-  std::vector<double> all(p.x.size());
-  net.evaluate(0.3, p.x.data(), n, all.data());
-  for (const std::int64_t size : {1, 2, 3, 7, 64, 333}) {
-    std::vector<double> part(p.x.size());
-    for (std::int64_t first = 0; first < n; first += size)
-      net.evaluate(0.3, p.x.data() + first * d, std::min(size, n - first), part.data() + first * d);
-    EXPECT_EQ(part, all) << "batches of " << size;
+  for (const int width : {64, 7, 100}) {
+    const VelocityNetwork net({d, width, 3}, 2, 1e-3);
+    const std::int64_t n = 1000;
+    const Pairs p = pairs(0, n, d, 0);
+    std::vector<double> all(p.x.size());
+    net.evaluate(0.3, p.x.data(), n, all.data());
+    for (const std::int64_t size : {1, 2, 3, 7, 64, 333}) {
+      std::vector<double> part(p.x.size());
+      for (std::int64_t first = 0; first < n; first += size)
+        net.evaluate(0.3, p.x.data() + first * d, std::min(size, n - first), part.data() + first * d);
+      EXPECT_EQ(part, all) << "width " << width << ", batches of " << size;
+    }
   }
 }

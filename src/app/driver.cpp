@@ -32,7 +32,7 @@ namespace {
 /// Version of the checkpoint layout: 2 is the run model of stages, spaces,
 /// twins and the field store; 3 saves samplers' per-rank event counts as
 /// their sums (CheckpointArchive::rank_counts); 4 keeps what a family's
-/// prepare() computed (the mfg kernel score's trained model).
+/// prepare() computed (the mfg kernel score, the kac neural velocity).
 constexpr std::int64_t kCheckpointSchema = 4;
 
 // The platform defaults each family changes, for --help.
@@ -294,11 +294,10 @@ class TwinRun : public StageContext {
     auto t = timer_.scope("setup");
     set_failure_context("while setting the run up");
     if (resume) {
-      CheckpointArchive saved = resume->archive().scope("experiment");
-      experiment_->prepare(&saved);
-    } else {
-      experiment_->prepare(nullptr);
+      CheckpointArchive saved = resume->archive().scope("prepared");
+      experiment_->checkpoint_prepared(saved);
     }
+    experiment_->prepare(resume != nullptr);
     spaces_ = experiment_->spaces(comm_);
     for (const auto& s : spaces_) setup_.spaces.push_back(s.get());
     names_ = experiment_->stages();
@@ -470,6 +469,8 @@ class TwinRun : public StageContext {
       store_.checkpoint(fields, *out_, cell_spaces());
       CheckpointArchive family_state = a.scope("experiment");
       experiment_->checkpoint(family_state);
+      CheckpointArchive prepared = a.scope("prepared");
+      experiment_->checkpoint_prepared(prepared);
       CheckpointArchive stage_state = a.scope("stage");
       stages_[stage_]->checkpoint(stage_state);
       file.commit();

@@ -33,14 +33,22 @@ struct VelocityNetwork::Impl {
 
 namespace {
 
+// Rows a network evaluation is padded to a multiple of. libtorch's
+// element-wise kernels (the SiLU) take all but the last numel mod 2·(vector
+// width) entries in vector form and those in scalar form, which may differ
+// in the last bit; with every tensor's rows a multiple of 16 no entry is
+// left over (AVX2 and AVX-512), whatever the width, so a point's velocity
+// does not depend on its batch.
+constexpr std::int64_t kRowMultiple = 16;
+
 torch::Tensor copy_of(const double* values, std::int64_t rows, std::int64_t columns) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat64);
   return torch::from_blob(const_cast<double*>(values), {rows, columns}, options).clone();
 }
 
-// The network's input rows (x_i, t_i).
-torch::Tensor inputs(const double* x, const double* t, double t_all, std::int64_t n, int d) {
-  torch::Tensor in = torch::empty({n, d + 1}, torch::TensorOptions().dtype(torch::kFloat64));
+// The network's input rows (x_i, t_i), then zero rows up to `rows` ≥ n.
+torch::Tensor inputs(const double* x, const double* t, double t_all, std::int64_t n, int d, std::int64_t rows) {
+  torch::Tensor in = torch::zeros({rows, d + 1}, torch::TensorOptions().dtype(torch::kFloat64));
   double* p = in.data_ptr<double>();
   for (std::int64_t i = 0; i < n; ++i) {
     for (int a = 0; a < d; ++a) p[i * (d + 1) + a] = x[i * d + a];
@@ -55,6 +63,8 @@ VelocityNetwork::VelocityNetwork(Shape shape, std::uint64_t seed, double learnin
     : shape_(shape), impl_(std::make_unique<Impl>()) {
   if (shape.dim < 1 || shape.width < 1 || shape.depth < 1)
     throw std::invalid_argument("VelocityNetwork: dim, width and depth must be at least 1");
+  if (parameter_count(shape) > kMaxParameters)
+    throw std::invalid_argument("VelocityNetwork: more than " + std::to_string(kMaxParameters) + " parameters");
   torch::set_num_threads(1);
   const CounterRng rng(seed, Stream::kNetworkWeights);
   for (int l = 0; l <= shape.depth; ++l) {
@@ -72,16 +82,16 @@ VelocityNetwork::VelocityNetwork(Shape shape, std::uint64_t seed, double learnin
 
 VelocityNetwork::~VelocityNetwork() = default;
 
-std::int64_t VelocityNetwork::parameter_count() const {
-  std::int64_t n = 0;
-  for (const torch::Tensor& p : impl_->all()) n += p.numel();
-  return n;
+std::int64_t VelocityNetwork::parameter_count(const Shape& s) {
+  const std::int64_t d = s.dim, w = s.width;
+  return (d + 1) * w + w + (s.depth - 1) * (w * w + w) + w * d + d;
 }
 
 void VelocityNetwork::evaluate(double t, const double* x, std::int64_t n, double* v) const {
   if (n == 0) return;
   const torch::NoGradGuard no_grad;
-  const torch::Tensor out = impl_->forward(inputs(x, nullptr, t, n, shape_.dim)).contiguous();
+  const std::int64_t rows = (n + kRowMultiple - 1) / kRowMultiple * kRowMultiple;
+  const torch::Tensor out = impl_->forward(inputs(x, nullptr, t, n, shape_.dim, rows)).contiguous();
   std::copy(out.data_ptr<double>(), out.data_ptr<double>() + n * shape_.dim, v);
 }
 
@@ -92,7 +102,7 @@ double VelocityNetwork::loss_gradient(MPI_Comm comm, const double* x, const doub
   // This rank's share of the mean: its squared errors over the global B.
   double local = 0;
   if (count > 0) {
-    const torch::Tensor error = impl_->forward(inputs(x, t, 0, count, d)) - copy_of(y, count, d);
+    const torch::Tensor error = impl_->forward(inputs(x, t, 0, count, d, count)) - copy_of(y, count, d);
     const torch::Tensor loss = error.square().sum() / static_cast<double>(batch);
     loss.backward();
     local = loss.item<double>();

@@ -92,11 +92,13 @@ class Experiment {
  public:
   virtual ~Experiment() = default;
   /// Collective. Work done once per run before its spaces and stages are
-  /// set up, such as training a model the stages use. On a fresh run
-  /// `saved` is null and the work is done; on a restart it is the
-  /// checkpoint's scope of checkpoint(), from which the work's result is
-  /// restored instead (checkpoint() saves it with everything else).
-  virtual void prepare(CheckpointArchive* /*saved*/) {}
+  /// set up, such as training a model the stages use. `restored`: a restart
+  /// has just restored that work's result (checkpoint_prepared), which is
+  /// then not done again.
+  virtual void prepare(bool /*restored*/) {}
+  /// Collective. Saves what prepare() computed, with every checkpoint, or
+  /// restores it on a restart, before prepare(true).
+  virtual void checkpoint_prepared(CheckpointArchive& /*archive*/) {}
   /// Collective. The state spaces of this run (a DMDA is built here, with
   /// the -da_* options applied).
   virtual std::vector<std::unique_ptr<StateSpace>> spaces(MPI_Comm comm) = 0;

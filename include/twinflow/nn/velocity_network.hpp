@@ -35,8 +35,12 @@ class VelocityNetwork {
   VelocityNetwork& operator=(const VelocityNetwork&) = delete;
 
   const Shape& shape() const { return shape_; }
-  /// Number of weights and biases.
-  std::int64_t parameter_count() const;
+  /// Number of weights and biases of a network of this shape.
+  static std::int64_t parameter_count(const Shape& shape);
+  std::int64_t parameter_count() const { return parameter_count(shape_); }
+  /// The most parameters a network may have: its gradient (and the loss)
+  /// travel in one MPI message of int-counted doubles.
+  static constexpr std::int64_t kMaxParameters = (std::int64_t{1} << 31) - 2;
 
   /// v_θ(x_i, t) at n points x (point-major, dim entries each) into v. Not
   /// collective.

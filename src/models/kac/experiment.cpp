@@ -88,14 +88,13 @@ class KacExperiment : public DensityTwinExperiment {
         data_(GaussianMixture::parse("kac.data", c.text("kac.data"), dim())),
         steps_(c.integer("kac.steps")),
         integrator_(kIntegrators.at(c.choice("kac.integrator"))),
-        velocity_(c.choice("kac.velocity")),
-        pde_velocity_(velocity_ == "pde") {
+        pde_velocity_(c.choice("kac.velocity") == "pde") {
     if (!data_.diagonal())
       throw UsageError("kac.data", "has a non-diagonal covariance; accepted: diagonal covariances (the Kac "
                                    "process acts on each coordinate independently)");
     if (pde_velocity_ && !pde_on())
       throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
-    if (velocity_ == "nn") {
+    if (c.choice("kac.velocity") == "nn") {
       if (!particles_on())
         throw UsageError("kac.velocity", "'nn' trains a velocity for the generative flow, which needs "
                                          "particles.enabled=true; accepted: exact or pde, or nn with particles on");
@@ -149,25 +148,20 @@ class KacExperiment : public DensityTwinExperiment {
     return true;
   }
 
-  // Trains the neural velocity (or restores it) before the stages use it.
-  void prepare(CheckpointArchive* saved) override {
+  // Trains the neural velocity (unless restored) before the stages use it.
+  void prepare(bool restored) override {
+    if (neural_ && !restored) neural_->train(data_, law_, horizon());
+  }
+
+  void checkpoint_prepared(CheckpointArchive& a) override {
     if (!neural_) return;
-    if (saved) {
-      CheckpointArchive n = saved->scope("neural_velocity");
-      neural_->checkpoint(n);
-    } else {
-      neural_->train(data_, law_, horizon());
-    }
+    CheckpointArchive n = a.scope("neural_velocity");
+    neural_->checkpoint(n);
   }
 
   void checkpoint(CheckpointArchive& a) override {
     a.value("pde_initial_moment", pde_initial_moment_);
     for (const auto& [name, v] : series()) a.replicated(name, *v);
-    // Restored by prepare(), before the stages that use it are set up.
-    if (neural_ && a.saving()) {
-      CheckpointArchive n = a.scope("neural_velocity");
-      neural_->checkpoint(n);
-    }
   }
 
   std::string report(OutputFile& out) override {
@@ -460,7 +454,7 @@ class KacExperiment : public DensityTwinExperiment {
         }
       }
       sum_over_ranks(comm_, s, 2);
-      MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_MAX, comm_);
+      m[0] = max_over_ranks(comm_, m[0]), m[1] = max_over_ranks(comm_, m[1]);
       l2[j] = std::sqrt(s[0] / s[1]);
       largest[j] = m[0], largest_exact[j] = m[1];
     }
@@ -525,7 +519,6 @@ class KacExperiment : public DensityTwinExperiment {
   GaussianMixture data_;
   std::int64_t steps_;
   std::string integrator_;
-  std::string velocity_;  ///< kac.velocity
   bool pde_velocity_;
   std::shared_ptr<NeuralVelocity> neural_;  ///< kac.velocity=nn
   double pde_initial_moment_ = 0;

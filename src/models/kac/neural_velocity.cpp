@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "samplers.hpp"
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 #include "twinflow/io/checkpoint.hpp"
@@ -13,18 +14,14 @@ namespace twinflow::kac {
 namespace {
 
 VelocityNetwork::Shape shape_of(const Config& c, int dim) {
-  return {dim, static_cast<int>(c.integer("kac.nn.width")), static_cast<int>(c.integer("kac.nn.depth"))};
-}
-
-std::int64_t checked_batch(const Config& c, MPI_Comm comm) {
-  int ranks = 1;
-  MPI_Comm_size(comm, &ranks);
-  const std::int64_t batch = c.integer("kac.nn.batch");
-  if (batch < ranks)
-    throw UsageError("kac.nn.batch", std::to_string(batch) + " pairs for " + std::to_string(ranks) +
-                                         " ranks; accepted: at least one pair per rank (" + std::to_string(ranks) +
-                                         " or more)");
-  return batch;
+  const VelocityNetwork::Shape shape{dim, static_cast<int>(c.integer("kac.nn.width")),
+                                     static_cast<int>(c.integer("kac.nn.depth"))};
+  if (VelocityNetwork::parameter_count(shape) > VelocityNetwork::kMaxParameters)
+    throw UsageError("kac.nn.width", "and kac.nn.depth give " +
+                                         std::to_string(VelocityNetwork::parameter_count(shape)) +
+                                         " parameters; accepted: at most " +
+                                         std::to_string(VelocityNetwork::kMaxParameters));
+  return shape;
 }
 
 }  // namespace
@@ -44,11 +41,17 @@ NeuralVelocity::NeuralVelocity(const Config& c, MPI_Comm comm, int dim, std::uin
     : comm_(comm),
       seed_(seed),
       iterations_(c.integer("kac.nn.iterations")),
-      batch_(checked_batch(c, comm)),
+      batch_(c.integer("kac.nn.batch")),
       learning_rate_(c.real("kac.nn.lr")),
       net_(shape_of(c, dim), seed, learning_rate_) {}
 
 void NeuralVelocity::train(const GaussianMixture& data, const KacLaw& law, double horizon) {
+  int ranks = 1;
+  MPI_Comm_size(comm_, &ranks);
+  if (batch_ < ranks)
+    throw UsageError("kac.nn.batch", std::to_string(batch_) + " pairs for " + std::to_string(ranks) +
+                                         " ranks; accepted: at least one pair per rank (" + std::to_string(ranks) +
+                                         " or more)");
   const int d = net_.shape().dim;
   const Ensemble mine = Ensemble::partition(comm_, batch_, d);
   // Pair g: X_0 from draws (g, ·, ·) of its own stream; coordinate a's Kac
@@ -64,7 +67,7 @@ void NeuralVelocity::train(const GaussianMixture& data, const KacLaw& law, doubl
       data.sample(data_rng, g, origin.data());
       t[i] = horizon * pair_rng.uniform(g, 0, static_cast<std::uint64_t>(d));
       for (int a = 0; a < d; ++a) {
-        KacPath path = KacPath::start(pair_rng, g, static_cast<std::uint64_t>(a), law.rate(), 0);
+        KacPath path = KacPath::start(pair_rng, g, static_cast<std::uint64_t>(a), law.rate());
         path.advance(pair_rng, g, static_cast<std::uint64_t>(a), law, 0, t[i]);
         x[i * d + a] = origin[a] + path.position;
         y[i * d + a] = law.conditional_velocity(t[i], path.position);
@@ -72,8 +75,7 @@ void NeuralVelocity::train(const GaussianMixture& data, const KacLaw& law, doubl
     }
     losses_.push_back(net_.train_step(comm_, x.data(), t.data(), y.data(), mine.count, batch_));
   }
-  seconds_ = MPI_Wtime() - start;
-  MPI_Allreduce(MPI_IN_PLACE, &seconds_, 1, MPI_DOUBLE, MPI_MAX, comm_);
+  seconds_ = max_over_ranks(comm_, MPI_Wtime() - start);
 }
 
 void NeuralVelocity::checkpoint(CheckpointArchive& a) {

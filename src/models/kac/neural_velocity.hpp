@@ -28,12 +28,13 @@ void declare_neural_options(OptionSet& o);
 
 class NeuralVelocity : public VelocityModel {
  public:
-  /// Validates the kac.nn.* keys against the communicator (a batch needs at
-  /// least one pair per rank: UsageError naming the key); the network at its
-  /// initial weights. Collective only in that every rank must call it.
+  /// Validates the kac.nn.* keys (UsageError naming the key); the network
+  /// at its initial weights. Not collective.
   NeuralVelocity(const Config& c, MPI_Comm comm, int dim, std::uint64_t seed);
 
-  /// Collective. Trains on the data law carried by the Kac process up to T.
+  /// Collective. Trains on the data law carried by the Kac process up to T
+  /// (a batch needs at least one pair per rank: UsageError naming
+  /// kac.nn.batch; a restart on more ranks does not train, so it may).
   void train(const GaussianMixture& data, const KacLaw& law, double horizon);
   /// Collective. Saves the trained weights and the training's record, or
   /// restores them (a restarted run does not train again).

@@ -113,10 +113,8 @@ void ExactVelocity::after_step(double t_before, const double* x_before, double t
     }
 }
 
-KacPath KacPath::start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate,
-                       double origin) {
+KacPath KacPath::start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate) {
   KacPath path;
-  path.position = origin;
   path.direction = rng.uniform(id, 0, coordinate) <= 0.5 ? -1 : 1;
   path.next_switch = -std::log(rng.uniform(id, 1, coordinate)) / rate;
   return path;
@@ -152,7 +150,7 @@ ForwardSampler::ForwardSampler(Ensemble ensemble, const GaussianMixture& data, c
     const std::size_t comp = data.sample(data_rng, id, &origin_[p * d]);
     point_mass_[p] = data.components()[comp].point_mass();
     for (int i = 0; i < d; ++i) {
-      const KacPath path = KacPath::start(rng_, id, static_cast<std::uint64_t>(i), law_.rate(), 0);
+      const KacPath path = KacPath::start(rng_, id, static_cast<std::uint64_t>(i), law_.rate());
       direction_[p * d + i] = path.direction;
       next_switch_[p * d + i] = path.next_switch;
     }

@@ -63,9 +63,9 @@ class ExactVelocity : public VelocityModel {
 struct KacPath {
   double position = 0, next_switch = 0;  ///< where it is now, and when it next switches
   signed char direction = 1;
-  std::int64_t events = 1;  ///< draws taken: the direction and the waiting times so far
-  /// The path at time 0, at `origin`.
-  static KacPath start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate, double origin);
+  std::int64_t events = 1;  ///< the event number m of the last waiting time drawn
+  /// The path at time 0, at 0.
+  static KacPath start(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, double rate);
   /// Moves the path from time `now` to t ≥ now.
   void advance(const CounterRng& rng, std::uint64_t id, std::uint64_t coordinate, const KacLaw& law, double now,
                double t);

@@ -113,14 +113,9 @@ class MfgExperiment : public DensityTwinExperiment {
     if (main_score_ == "kernel" || particles_on()) kernel_ = plan_kernel_score(c, data_, beta_, main_score_ == "kernel");
   }
 
-  // Trains the kernel score (or restores it), then lines the scores up.
-  void prepare(CheckpointArchive* saved) override {
-    if (kernel_ && saved) {
-      CheckpointArchive k = saved->scope("kernel");
-      kernel_->checkpoint(k);
-    } else if (kernel_) {
-      kernel_->train(comm_, data_);
-    }
+  // Trains the kernel score (unless restored), then lines the scores up.
+  void prepare(bool restored) override {
+    if (kernel_ && !restored) kernel_->train(comm_, data_);
     // The chosen score first, then the others in a fixed order.
     std::vector<ScoreRun> available;
     if (exact_) available.push_back({"exact", *exact_});
@@ -166,11 +161,12 @@ class MfgExperiment : public DensityTwinExperiment {
     a.replicated("running_cost", running_cost_);
     a.replicated("controlled", controlled_);
     a.replicated("controlled_data_l1", controlled_data_l1_);
-    // Restored by prepare(), before the stages that use it are set up.
-    if (kernel_ && a.saving()) {
-      CheckpointArchive k = a.scope("kernel");
-      kernel_->checkpoint(k);
-    }
+  }
+
+  void checkpoint_prepared(CheckpointArchive& a) override {
+    if (!kernel_) return;
+    CheckpointArchive k = a.scope("kernel");
+    kernel_->checkpoint(k);
   }
 
   void observe_snapshot(std::size_t j, double, const GridSpace& grid, const std::vector<double>& eta) override {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
 #include "twinflow/io/checkpoint.hpp"
@@ -82,8 +83,7 @@ void KernelFit::train(MPI_Comm comm, const DataSource& data) {
   const double start = MPI_Wtime();
   training = model.train(comm, data.training().data() + (centres + mine.first_id) * d, mine.count, iterations);
   // The slowest rank's time, so that every rank holds (and saves) the same.
-  seconds = MPI_Wtime() - start;
-  MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
+  seconds = max_over_ranks(comm, MPI_Wtime() - start);
   take_trained_model();
 }
 
