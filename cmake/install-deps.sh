@@ -8,7 +8,7 @@ packages=(
   libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libboost-dev
   libgtest-dev libbenchmark-dev librandom123-dev libeigen3-dev libgsl-dev liblapacke-dev libtorch-dev
-  python3 python3-h5py python3-numpy python3-matplotlib
+  python3 python3-h5py python3-numpy python3-matplotlib python3-torch
   slurm-wlm munge
 )
 missing=()

@@ -1,7 +1,10 @@
 // The neural velocity field (nn/velocity_network.hpp): its initial weights
 // are a function of the seed; the data-parallel loss and gradient equal those
 // of the whole batch on one rank to round-off (also when a rank holds no
-// pair); trained by regression on a known velocity field it reproduces it.
+// pair); trained by regression on a known velocity field it reproduces it;
+// training continued from saved weights and Adam state takes the same steps
+// as an uninterrupted one; a saved network reads back bit for bit, and a
+// missing or corrupt file is refused.
 //
 // Round-off: the allreduce adds the ranks' partial sums in another order
 // than one rank's sum, so gradient entries agree to a few ulps of the
@@ -13,8 +16,13 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <vector>
 
 #include "twinflow/nn/velocity_network.hpp"
@@ -129,4 +137,62 @@ TEST(VelocityNetwork, APointsVelocityDoesNotDependOnItsBatch) {
       EXPECT_EQ(part, all) << "width " << width << ", batches of " << size;
     }
   }
+}
+
+namespace {
+
+// Trains `net` for steps [from, to) on the pairs of the known field.
+void train(VelocityNetwork& net, std::int64_t from, std::int64_t to, std::int64_t batch, int d) {
+  const Ensemble mine = Ensemble::partition(MPI_COMM_WORLD, batch, d);
+  for (std::int64_t k = from; k < to; ++k) {
+    const Pairs p = pairs(mine.first_id, mine.count, d, static_cast<std::uint64_t>(k));
+    net.train_step(MPI_COMM_WORLD, p.x.data(), p.t.data(), p.y.data(), mine.count, batch);
+  }
+}
+
+// A file of this test process only (every rank its own).
+std::filesystem::path scratch_file(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("test_velocity_network_" + std::to_string(getpid()) + "_" + name);
+}
+
+}  // namespace
+
+TEST(VelocityNetwork, TrainingResumedFromWeightsAndAdamStateIsUninterrupted) {
+  const int d = 2;
+  const VelocityNetwork::Shape shape{d, 16, 2};
+  VelocityNetwork whole(shape, 4, 1e-2), first(shape, 4, 1e-2);
+  train(whole, 0, 20, 40, d);
+  train(first, 0, 9, 40, d);
+  // A new network (other initial weights) given the state after 9 steps.
+  VelocityNetwork resumed(shape, 99, 1e-2);
+  EXPECT_EQ(resumed.optimiser_state()[0], 0.0);
+  resumed.set_parameters(first.parameters());
+  resumed.set_optimiser_state(first.optimiser_state());
+  EXPECT_EQ(resumed.optimiser_state(), first.optimiser_state());
+  EXPECT_EQ(resumed.optimiser_state()[0], 9.0);
+  train(resumed, 9, 20, 40, d);
+  EXPECT_EQ(resumed.parameters(), whole.parameters());
+  // Without Adam's state the steps differ (the test can tell).
+  VelocityNetwork fresh_adam(shape, 4, 1e-2);
+  fresh_adam.set_parameters(first.parameters());
+  train(fresh_adam, 9, 20, 40, d);
+  EXPECT_NE(fresh_adam.parameters(), whole.parameters());
+}
+
+TEST(VelocityNetwork, ASavedNetworkReadsBackAndBadFilesAreRefused) {
+  const VelocityNetwork::Shape shape{3, 12, 2};
+  VelocityNetwork net(shape, 8, 1e-3);
+  train(net, 0, 3, 30, 3);
+  const std::filesystem::path path = scratch_file("saved.pt");
+  net.save(path.string(), "a test field");
+  const VelocityNetwork::Saved saved = VelocityNetwork::load(path.string());
+  EXPECT_EQ(saved.shape, shape);
+  EXPECT_EQ(saved.flow, "a test field");
+  EXPECT_EQ(saved.parameters, net.parameters());
+  std::filesystem::remove(path);
+  EXPECT_THROW(VelocityNetwork::load(path.string()), std::runtime_error);
+  const std::filesystem::path corrupt = scratch_file("corrupt.pt");
+  std::ofstream(corrupt) << "not a model\n";
+  EXPECT_THROW(VelocityNetwork::load(corrupt.string()), std::runtime_error);
+  std::filesystem::remove(corrupt);
 }

@@ -32,8 +32,9 @@ namespace {
 /// Version of the checkpoint layout: 2 is the run model of stages, spaces,
 /// twins and the field store; 3 saves samplers' per-rank event counts as
 /// their sums (CheckpointArchive::rank_counts); 4 keeps what a family's
-/// prepare() computed (the mfg kernel score, the kac neural velocity).
-constexpr std::int64_t kCheckpointSchema = 4;
+/// prepare() computed (the mfg kernel score); 5 trains the kac neural
+/// velocity in a stage of its own, its state with the family's.
+constexpr std::int64_t kCheckpointSchema = 5;
 
 // The platform defaults each family changes, for --help.
 std::string family_defaults_text(const std::vector<Family>& families) {
@@ -369,7 +370,8 @@ class TwinRun : public StageContext {
     std::snprintf(where, sizeof where, "in stage '%s' after %s = %.6g", names_[stage_].c_str(),
                   stages_[stage_]->clock().c_str(), clock);
     set_failure_context(where);
-    progress_.update(clock, steps_in_stage_);
+    const Stage& stage = *stages_[stage_];
+    progress_.update(clock, steps_in_stage_, [&] { return stage.progress_detail(); });
     return serve(control_.at_step_boundary(clock));
   }
 

@@ -72,7 +72,7 @@ void Progress::begin_stage(const std::string& stage, const std::string& clock, d
   stage_start_ = last_ = Clock::now();
 }
 
-void Progress::update(double value, std::int64_t steps) {
+void Progress::update(double value, std::int64_t steps, const std::function<std::string()>& detail) {
   if (!active_) return;
   const auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_).count() < interval_) return;
@@ -85,7 +85,10 @@ void Progress::update(double value, std::int64_t steps) {
                         clock_.c_str(), value, static_cast<long long>(steps), elapsed);
   if (done > 0 && done < 1)
     std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), "  ETA %7.1f s", in_stage * (1 - done) / done);
-  std::cout << line << "\n" << std::flush;
+  std::string text = line;
+  if (detail)
+    if (const std::string more = detail(); !more.empty()) text += "  " + more;
+  std::cout << text << "\n" << std::flush;
 }
 
 void Progress::note(const std::string& line) {

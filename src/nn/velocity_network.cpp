@@ -1,8 +1,11 @@
 #include "twinflow/nn/velocity_network.hpp"
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 #include "twinflow/rng/counter_rng.hpp"
@@ -56,6 +59,28 @@ torch::Tensor inputs(const double* x, const double* t, double t_all, std::int64_
   }
   return in;
 }
+
+// The format attribute of a saved network (save()), checked on load.
+constexpr const char* kSavedFormat = "twinflow velocity network, version 1";
+
+std::string layer_name(const char* kind, std::size_t l) { return std::string(kind) + "_" + std::to_string(l); }
+
+// TorchScript source of the forward pass of a network with `layers` linear
+// layers (the same operations as Impl::forward).
+std::string forward_source(std::size_t layers) {
+  std::ostringstream s;
+  s << "def forward(self, x: Tensor, t: Tensor) -> Tensor:\n"
+    << "    h = torch.cat([x, t.reshape([-1, 1]).expand([x.size(0), 1])], 1)\n";
+  for (std::size_t l = 0; l < layers; ++l) {
+    s << "    h = torch.addmm(self." << layer_name("bias", l) << ", h, self." << layer_name("weight", l) << ".t())\n";
+    if (l + 1 < layers) s << "    h = torch.silu(h)\n";
+  }
+  s << "    return h\n";
+  return s.str();
+}
+
+// Adam's state of parameter p (libtorch keys it by the tensor's address).
+std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
 
 }  // namespace
 
@@ -152,6 +177,104 @@ void VelocityNetwork::set_parameters(const std::vector<double>& values) {
     p.copy_(copy_of(values.data() + at, 1, p.numel()).reshape(p.sizes()));
     at += static_cast<std::size_t>(p.numel());
   }
+}
+
+std::vector<double> VelocityNetwork::optimiser_state() const {
+  const std::vector<torch::Tensor> params = impl_->all();
+  const auto count = static_cast<std::size_t>(parameter_count());
+  std::vector<double> state(1 + 2 * count, 0.0);
+  std::size_t at = 1;
+  for (const torch::Tensor& p : params) {
+    const auto found = impl_->adam->state().find(adam_key(p));
+    if (found != impl_->adam->state().end()) {
+      const auto& s = static_cast<const torch::optim::AdamParamState&>(*found->second);
+      state[0] = static_cast<double>(s.step());
+      const torch::Tensor m = s.exp_avg().contiguous(), v = s.exp_avg_sq().contiguous();
+      std::copy(m.data_ptr<double>(), m.data_ptr<double>() + m.numel(), state.begin() + static_cast<std::ptrdiff_t>(at));
+      std::copy(v.data_ptr<double>(), v.data_ptr<double>() + v.numel(),
+                state.begin() + static_cast<std::ptrdiff_t>(at + count));
+    }
+    at += static_cast<std::size_t>(p.numel());
+  }
+  return state;
+}
+
+void VelocityNetwork::set_optimiser_state(const std::vector<double>& state) {
+  const auto count = static_cast<std::size_t>(parameter_count());
+  if (state.size() != 1 + 2 * count)
+    throw std::invalid_argument("VelocityNetwork::set_optimiser_state: " + std::to_string(state.size()) +
+                                " values for " + std::to_string(1 + 2 * count));
+  impl_->adam->state().clear();
+  const auto steps = static_cast<std::int64_t>(state[0]);
+  if (steps == 0) return;  // no step taken: Adam creates its state at the first
+  std::size_t at = 1;
+  for (const torch::Tensor& p : impl_->all()) {
+    auto s = std::make_unique<torch::optim::AdamParamState>();
+    s->step(steps);
+    s->exp_avg(copy_of(state.data() + at, 1, p.numel()).reshape(p.sizes()));
+    s->exp_avg_sq(copy_of(state.data() + at + count, 1, p.numel()).reshape(p.sizes()));
+    impl_->adam->state()[adam_key(p)] = std::move(s);
+    at += static_cast<std::size_t>(p.numel());
+  }
+}
+
+void VelocityNetwork::save(const std::string& path, const std::string& flow) const {
+  torch::jit::Module m("__torch__.twinflow.VelocityField");
+  m.register_attribute("format", c10::StringType::get(), std::string(kSavedFormat));
+  m.register_attribute("dim", c10::IntType::get(), static_cast<std::int64_t>(shape_.dim));
+  m.register_attribute("width", c10::IntType::get(), static_cast<std::int64_t>(shape_.width));
+  m.register_attribute("depth", c10::IntType::get(), static_cast<std::int64_t>(shape_.depth));
+  m.register_attribute("flow", c10::StringType::get(), flow);
+  for (std::size_t l = 0; l < impl_->weights.size(); ++l) {
+    m.register_parameter(layer_name("weight", l), impl_->weights[l].detach().clone(), false);
+    m.register_parameter(layer_name("bias", l), impl_->biases[l].detach().clone(), false);
+  }
+  m.define(forward_source(impl_->weights.size()));
+  m.save(path);
+}
+
+VelocityNetwork::Saved VelocityNetwork::load(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("no such file");
+  torch::jit::Module m;
+  try {
+    m = torch::jit::load(path);
+  } catch (const c10::Error&) {
+    throw std::runtime_error("not a TorchScript archive (torch.jit.save)");
+  }
+  const auto integer = [&](const char* name) {
+    if (!m.hasattr(name) || !m.attr(name).isInt())
+      throw std::runtime_error(std::string("a TorchScript module without the integer attribute '") + name +
+                               "' of a saved twinflow velocity network");
+    return m.attr(name).toInt();
+  };
+  if (!m.hasattr("format") || !m.attr("format").isString() || m.attr("format").toStringRef() != kSavedFormat)
+    throw std::runtime_error(std::string("a TorchScript module that is not a twinflow velocity network (format '") +
+                             kSavedFormat + "')");
+  Saved saved;
+  saved.shape = {static_cast<int>(integer("dim")), static_cast<int>(integer("width")),
+                 static_cast<int>(integer("depth"))};
+  if (!m.hasattr("flow") || !m.attr("flow").isString())
+    throw std::runtime_error("a TorchScript module without the string attribute 'flow' of a saved twinflow "
+                             "velocity network");
+  saved.flow = m.attr("flow").toStringRef();
+  const Shape& s = saved.shape;
+  if (s.dim < 1 || s.width < 1 || s.depth < 1 || parameter_count(s) > kMaxParameters)
+    throw std::runtime_error("a network of impossible shape");
+  for (int l = 0; l <= s.depth; ++l) {
+    const std::int64_t in = l == 0 ? s.dim + 1 : s.width, out = l == s.depth ? s.dim : s.width;
+    for (const auto& [kind, shape] : {std::pair{"weight", std::vector<std::int64_t>{out, in}},
+                                      std::pair{"bias", std::vector<std::int64_t>{out}}}) {
+      const std::string name = layer_name(kind, static_cast<std::size_t>(l));
+      if (!m.hasattr(name) || !m.attr(name).isTensor())
+        throw std::runtime_error("a network without its parameter '" + name + "'");
+      const torch::Tensor p = m.attr(name).toTensor();
+      if (p.sizes() != c10::IntArrayRef(shape) || p.scalar_type() != torch::kFloat64)
+        throw std::runtime_error("a network whose parameter '" + name + "' is not float64 of the network's shape");
+      const torch::Tensor c = p.contiguous();
+      saved.parameters.insert(saved.parameters.end(), c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    }
+  }
+  return saved;
 }
 
 }  // namespace twinflow

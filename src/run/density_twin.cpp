@@ -83,7 +83,7 @@ std::vector<std::unique_ptr<StateSpace>> DensityTwinExperiment::spaces(MPI_Comm 
 }
 
 std::vector<std::string> DensityTwinExperiment::stages() const {
-  std::vector<std::string> s;
+  std::vector<std::string> s = leading_stages();
   if (pde_on_) s.push_back("pde");
   if (particles_on_) s.push_back("forward");
   if (particles_on_ && reverse_steps_ > 0) s.push_back("reverse");

@@ -1,5 +1,8 @@
 #include "twinflow/run/stages.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
@@ -94,6 +97,21 @@ void SamplerStage::checkpoint(CheckpointArchive& a) {
   a.value("steps_done", done_);
   CheckpointArchive units = a.scope("units");
   sampler_->checkpoint(units);
+}
+
+std::string TrainerStage::progress_detail() const {
+  if (std::isnan(last_loss_)) return {};
+  char line[40];
+  std::snprintf(line, sizeof line, "loss %.4e", last_loss_);
+  return line;
+}
+
+bool TrainerStage::run(StageContext& ctx) {
+  while (trainee_->iterations_done() < trainee_->iterations()) {
+    last_loss_ = trainee_->train_iteration();
+    if (ctx.boundary(static_cast<double>(trainee_->iterations_done()))) return false;
+  }
+  return true;
 }
 
 }  // namespace twinflow

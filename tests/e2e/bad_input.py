@@ -106,7 +106,7 @@ def write(path, text):
     return path
 
 
-def make_cases(scratch):
+def make_cases(scratch, binary, mpiexec):
     d = scratch
     indef = os.path.join(d, "indef.txt")
     missing_mixture = os.path.join(d, "no-such-mixture.txt")
@@ -121,10 +121,29 @@ def make_cases(scratch):
     corr = os.path.join(d, "correlated.txt")
     points_3 = os.path.join(d, "points-with-3-coordinates.txt")
     points_10 = os.path.join(d, "ten-points.txt")
+    missing_model = os.path.join(d, "no-such-model.pt")
+    corrupt_model = os.path.join(d, "corrupt-model.pt")
+    small_model = os.path.join(d, "width-4.pt")
+
+    def save_small_model(path):
+        # A network of width 4 (the run's default is 256), saved by a short
+        # run of its own; the case's output is not touched.
+        where = os.path.join(d, "small-model")
+        os.makedirs(where, exist_ok=True)
+        out = os.path.join(where, "width-4.h5")
+        cmd = [mpiexec, "--oversubscribe", "-n", "1", binary, "run", "--family=kac", "--quiet", "--output=" + out,
+               "--overwrite=true", "--kac.velocity=nn", "--kac.nn.width=4", "--kac.nn.depth=1",
+               "--kac.nn.iterations=2", "--kac.nn.batch=8", "--particles.count=16", "--kac.steps=2",
+               "--pde.enabled=false"]
+        rc, _, err, _ = run_bounded(cmd, where, 120)
+        if rc != 0:
+            raise RuntimeError(f"the run saving a small model exited {rc}: {err}")
+        os.replace(os.path.join(where, "width-4.kac_velocity.pt"), path)
 
     def files(_):
         write(indef, "# weight, mean (2), covariance (2x2, row-major): eigenvalues 3 and -1\n1 0 0 1 2 2 1\n")
         write(bad_mixture, "0.5 0 1\n0.5 1\n")
+        write(corrupt_model, "not a TorchScript archive\n")
         write(corr, "# weight, mean (2), covariance (2x2): positive definite, not diagonal\n1 0 0 1 0.5 0.5 1\n")
         write(unknown_ini, "[ou]\nstepz = 3\n")
         write(syntax_ini, "[ou]\nthis line has no equals sign\n")
@@ -188,6 +207,15 @@ def make_cases(scratch):
           min_ranks=2),
         C("kac-nn-without-particles", ["--family=kac", "--kac.velocity=nn", "--particles.enabled=false"],
           "kac.velocity"),
+        C("kac-nn-missing-model", ["--family=kac", "--kac.velocity=nn", "--kac.nn.model=" + missing_model],
+          "kac.nn.model"),
+        C("kac-nn-corrupt-model", ["--family=kac", "--kac.velocity=nn", "--kac.nn.model=" + corrupt_model],
+          "kac.nn.model"),
+        C("kac-nn-model-of-another-shape", ["--family=kac", "--kac.velocity=nn", "--kac.nn.model=" + small_model],
+          "kac.nn.model", setup=lambda _: save_small_model(small_model)),
+        C("kac-nn-model-without-nn", ["--family=kac", "--kac.nn.model=" + small_model], "kac.nn.model"),
+        C("kac-baseline-without-nn", ["--family=kac", "--kac.baseline=ve"], "kac.baseline"),
+        C("kac-unknown-baseline", ["--family=kac", "--kac.velocity=nn", "--kac.baseline=ou"], "kac.baseline"),
         C("kac-missing-data-file", ["--family=kac", "--kac.data=file:" + missing_mixture], "kac.data"),
         C("kac-malformed-data-file", ["--family=kac", "--kac.data=file:" + bad_mixture], "kac.data"),
         C("kac-non-diagonal-data", ["--family=kac", "--grid.dim=2", "--kac.data=file:" + corr], "kac.data"),
@@ -431,7 +459,7 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
 
-    cases = make_cases(scratch)
+    cases = make_cases(scratch, binary, mpiexec)
     if "only" in opts:
         wanted = set(opts["only"].split(","))
         cases = [c for c in cases if c.name in wanted]

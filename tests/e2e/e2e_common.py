@@ -96,10 +96,10 @@ def report(name, failures):
 
 
 def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, bit_identical, timeout, timings=(),
-                  tolerances=None):
+                  tolerances=None, resume_ranks=None):
     """Runs a small case uninterrupted on nranks ranks, then again stopped by
     checkpoint.walltime at every step boundary it reaches in that time and
-    resumed on nranks + 1 ranks until it finishes. The wall time is an
+    resumed on resume_ranks (default nranks + 1) ranks until it finishes. The wall time is an
     eighth of the uninterrupted run's (at most 0.3 s), so that the run is
     cut several times on a fast machine as on a slow one. The datasets named
     in bit_identical must equal the uninterrupted run's bit for bit, every
@@ -115,7 +115,7 @@ def restart_cycle(check, h5py, np, binary, family, nranks, scratch, name, args, 
     path = os.path.join(scratch, f"{name}-{nranks}.h5")
     segments = 0
     for segment in range(80):
-        ranks = nranks if segment == 0 else nranks + 1
+        ranks = nranks if segment == 0 else (resume_ranks or nranks + 1)
         cmd = [mpiexec(), "--oversubscribe", "-n", str(ranks), binary, "run", f"--output={path}",
                f"--checkpoint.walltime={walltime:.3f}"] + common + (["--overwrite=true"] if segment == 0 else ["--restart=latest"])
         code, out, err, _ = run_bounded(cmd, scratch, timeout)

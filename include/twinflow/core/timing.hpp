@@ -8,6 +8,7 @@
 #include <petsclog.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,8 +58,9 @@ class Progress {
   Progress(MPI_Comm comm, bool quiet, double interval_seconds);
   /// A stage begins (or resumes) with its clock running from `from` to `to`.
   void begin_stage(const std::string& stage, const std::string& clock, double from, double to);
-  /// The running stage reached `value` after `steps` step boundaries.
-  void update(double value, std::int64_t steps);
+  /// The running stage reached `value` after `steps` step boundaries;
+  /// `detail` (called only for a line that is printed) adds to the line.
+  void update(double value, std::int64_t steps, const std::function<std::string()>& detail = {});
   /// Prints a one-off line (rank 0, unless quiet).
   void note(const std::string& line);
 

@@ -60,6 +60,27 @@ class VelocityNetwork {
   /// then the bias).
   std::vector<double> parameters() const;
   void set_parameters(const std::vector<double>& values);
+  /// Adam's state: its step count, then every parameter's first and then
+  /// every parameter's second moment estimate (parameters() layout), so that
+  /// a restored network continues with bit-identical steps.
+  std::vector<double> optimiser_state() const;
+  void set_optimiser_state(const std::vector<double>& state);
+
+  /// Not collective. Writes the network as a TorchScript module
+  /// (`torch.jit.load(path)(x, t)` in Python: x of shape [n, dim], t of n or
+  /// one entries, both float64), with the attributes dim, width, depth and
+  /// `flow`, the caller's words for the flow whose velocity it is.
+  void save(const std::string& path, const std::string& flow) const;
+  /// A network read back from save()'s file.
+  struct Saved {
+    Shape shape;
+    std::vector<double> parameters;
+    std::string flow;
+  };
+  /// Not collective. Reads a file written by save(); std::runtime_error
+  /// saying why when the file is missing, not a TorchScript archive, or not
+  /// a network of this kind.
+  static Saved load(const std::string& path);
 
  private:
   struct Impl;

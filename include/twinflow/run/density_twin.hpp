@@ -11,7 +11,8 @@
 //                    S (T, or T − t_min for a family whose reverse must stop
 //                    short of t = 0) with outputs at the steps k_j nearest
 //                    to jN/(n−1), s_j = k_j S/N;
-//           then the family's own stages.
+//           with the family's own stages before (a trainer whose result
+//           the samplers use) and after them.
 //   twins   forward  forward particles vs the PDE density at t_j (or the
 //                    closed form without the PDE), at /compare/<metric>;
 //           reverse  generated particles vs the density at T − s_j, at
@@ -101,7 +102,8 @@ class DensityTwinExperiment : public Experiment {
   /// family's own.
   virtual void customise_twins(Twin& /*forward*/, Twin& /*reverse*/, std::vector<Twin>& /*more*/,
                                RunSetup& /*setup*/) {}
-  /// The family's stages after the three of the layout.
+  /// The family's stages before and after the three of the layout.
+  virtual std::vector<std::string> leading_stages() const { return {}; }
   virtual std::vector<std::string> family_stages() const { return {}; }
   virtual std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup);
 

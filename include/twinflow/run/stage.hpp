@@ -60,6 +60,9 @@ class Stage {
   virtual double clock_end() const = 0;
   /// The clock value reached so far (after a restore: where it resumes).
   virtual double clock_now() const = 0;
+  /// Not collective. What a progress line shows beside the clock (a
+  /// trainer's loss), or "".
+  virtual std::string progress_detail() const { return {}; }
   /// Collective. Creates the stage's output series in a fresh run's output,
   /// before any stage runs (so that a file interrupted at any point holds
   /// every series, its unwritten entries NaN).

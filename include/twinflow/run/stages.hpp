@@ -9,6 +9,7 @@
 //                 as an output series and handed to the twins.
 // All member functions are collective.
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +86,45 @@ class SamplerStage : public Stage {
   std::unique_ptr<ParticleSampler> sampler_;
   std::size_t next_ = 0;     ///< the next output
   std::int64_t done_ = 0;    ///< steps taken (stepping samplers)
+};
+
+/// What a TrainerStage optimises, one deterministic iteration at a time.
+/// Its state (parameters, optimiser state, the record of losses) outlives
+/// the stage, because the stages after it use the result: the family saves
+/// and restores it with its own state (Experiment::checkpoint), which a
+/// restart restores before the stage resumes.
+class Trainable {
+ public:
+  virtual ~Trainable() = default;
+  virtual std::int64_t iterations() const = 0;
+  /// The iterations taken so far.
+  virtual std::int64_t iterations_done() const = 0;
+  /// Collective. Allocates what the iterations work on; called before every
+  /// run of the stage, resumed or not. (Bad input is found when the run is
+  /// set up, before it writes anything.)
+  virtual void begin_training() {}
+  /// Collective. One iteration; returns its loss, the same on every rank.
+  virtual double train_iteration() = 0;
+  /// Collective. After the last iteration.
+  virtual void finish_training() {}
+};
+
+class TrainerStage : public Stage {
+ public:
+  explicit TrainerStage(std::shared_ptr<Trainable> trainee) : trainee_(std::move(trainee)) {}
+  std::string clock() const override { return "iteration"; }
+  double clock_end() const override { return static_cast<double>(trainee_->iterations()); }
+  double clock_now() const override { return static_cast<double>(trainee_->iterations_done()); }
+  std::string progress_detail() const override;
+  void begin(StageContext&) override { trainee_->begin_training(); }
+  bool run(StageContext& ctx) override;
+  /// Nothing of its own: the trainee's state is the family's (see Trainable).
+  void checkpoint(CheckpointArchive&) override {}
+  void finish(StageContext&) override { trainee_->finish_training(); }
+
+ private:
+  std::shared_ptr<Trainable> trainee_;
+  double last_loss_ = std::numeric_limits<double>::quiet_NaN();  ///< of this process's last iteration
 };
 
 }  // namespace twinflow

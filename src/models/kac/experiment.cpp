@@ -44,6 +44,10 @@ void declare(OptionSet& o) {
         "from the PDE (needs pde.enabled), or nn, a network trained by flow matching (kac.nn.*)",
         Accept::choice({"exact", "pde", "nn"}));
   declare_neural_options(o);
+  o.add("kac.baseline", "none",
+        "a diffusion model trained beside the Kac flow's network with the same kac.nn.* settings and data, and "
+        "sampled like it: ve, the variance-exploding flow x_t = X_0 + sqrt(t) eps (needs kac.velocity=nn)",
+        Accept::choice({"none", "ve"}));
   o.add("kac.steps", "100", "steps N of the generative flow over [0, T]; the ou comparison uses the same N",
         Accept::integer(1, 1e9));
   std::vector<std::string> names;
@@ -94,12 +98,20 @@ class KacExperiment : public DensityTwinExperiment {
                                    "process acts on each coordinate independently)");
     if (pde_velocity_ && !pde_on())
       throw UsageError("kac.velocity", "'pde' needs pde.enabled=true; accepted: exact, or pde with the PDE on");
-    if (c.choice("kac.velocity") == "nn") {
-      if (!particles_on())
-        throw UsageError("kac.velocity", "'nn' trains a velocity for the generative flow, which needs "
-                                         "particles.enabled=true; accepted: exact or pde, or nn with particles on");
-      neural_ = std::make_shared<NeuralVelocity>(c, comm, dim(), seed());
-    }
+    const bool neural = c.choice("kac.velocity") == "nn";
+    if (neural && !particles_on())
+      throw UsageError("kac.velocity", "'nn' trains a velocity for the generative flow, which needs "
+                                       "particles.enabled=true; accepted: exact or pde, or nn with particles on");
+    if (!neural && !c.text("kac.nn.model").empty())
+      throw UsageError("kac.nn.model", "is set, but kac.velocity is '" + c.choice("kac.velocity") +
+                                           "'; accepted: a saved network with kac.velocity=nn, or empty");
+    if (!neural && c.choice("kac.baseline") != "none")
+      throw UsageError("kac.baseline", "'" + c.choice("kac.baseline") + "' is trained beside the Kac flow's "
+                                       "network; accepted: none, or a baseline with kac.velocity=nn");
+    if (neural) neural_ = std::make_shared<NeuralVelocity>(c, comm, FlowPath::kKac, data_, law_, horizon(), seed());
+    if (c.choice("kac.baseline") == "ve")
+      baseline_ =
+          std::make_shared<NeuralVelocity>(c, comm, FlowPath::kVarianceExploding, data_, law_, horizon(), seed());
     const std::size_t n = snapshot_times().size();
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
                     &particle_atoms_, &particle_window_})
@@ -148,20 +160,23 @@ class KacExperiment : public DensityTwinExperiment {
     return true;
   }
 
-  // Trains the neural velocity (unless restored) before the stages use it.
-  void prepare(bool restored) override {
-    if (neural_ && !restored) neural_->train(data_, law_, horizon());
-  }
-
-  void checkpoint_prepared(CheckpointArchive& a) override {
-    if (!neural_) return;
-    CheckpointArchive n = a.scope("neural_velocity");
-    neural_->checkpoint(n);
-  }
-
   void checkpoint(CheckpointArchive& a) override {
     a.value("pde_initial_moment", pde_initial_moment_);
     for (const auto& [name, v] : series()) a.replicated(name, *v);
+    // The networks, trained or in training, which the stages after their
+    // trainers use.
+    for (const auto& [name, net] : networks()) {
+      CheckpointArchive n = a.scope(name);
+      net->checkpoint(n);
+    }
+  }
+
+  void write_sidecars(MPI_Comm comm, const std::string& output) const override {
+    DensityTwinExperiment::write_sidecars(comm, output);
+    // Each network as TorchScript beside the output (torch.jit.load).
+    on_root_and_agree(comm, [&] {
+      for (const auto& [name, net] : networks()) net->network().save(saved_network_path(output, name), net->flow_description());
+    });
   }
 
   std::string report(OutputFile& out) override {
@@ -280,12 +295,23 @@ class KacExperiment : public DensityTwinExperiment {
     ou.stage = "ou_reverse";
     ou.title = "Generative, side by side: the ou reverse sampler (rel-ei, exact score, from γ, N = " +
                std::to_string(steps_) + ") on the same data";
+    std::vector<Twin> side_by_side{ou};
+    if (baseline_) {
+      Twin ve = ou;
+      ve.name = "baseline_reverse";
+      ve.stage = "baseline_reverse";
+      ve.title = "Generative, side by side: the variance-exploding flow (" + integrator +
+                 ", neural velocity in sigma = sqrt(t), N = " + std::to_string(steps_) + ") on the same data";
+      side_by_side.push_back(ve);
+    }
     if (!has_grid()) {
-      ou.space = "samples";
-      ou.reference_name = "law";
-      ou.law = [this](std::size_t, double) { return forward_law(0); };
-      ou.columns = reverse.columns;
-      more.push_back(ou);
+      for (Twin& t : side_by_side) {
+        t.space = "samples";
+        t.reference_name = "law";
+        t.law = [this](std::size_t, double) { return forward_law(0); };
+        t.columns = reverse.columns;
+        more.push_back(t);
+      }
       return;
     }
     // The atoms travel as single cells in the histogram but a few cells wide
@@ -306,7 +332,9 @@ class KacExperiment : public DensityTwinExperiment {
       }
     }
     forward.columns = columns;
-    for (Twin* t : {&flow, &ou}) {
+    std::vector<Twin*> generative{&flow};
+    for (Twin& t : side_by_side) generative.push_back(&t);
+    for (Twin* t : generative) {
       t->space = "grid";
       t->reference_name = "exact";
       t->reference = [this, last, t_name = t->name](std::size_t j, double, std::vector<double>& owned) {
@@ -321,30 +349,48 @@ class KacExperiment : public DensityTwinExperiment {
                     {"hellinger", "hellinger"}};
     }
     more.push_back(flow);
-    more.push_back(ou);
+    for (Twin& t : side_by_side) more.push_back(t);
+  }
+
+  std::vector<std::string> leading_stages() const override {
+    std::vector<std::string> s;
+    if (neural_ && !neural_->loaded()) s.push_back("train");
+    if (baseline_) s.push_back("train_baseline");
+    return s;
   }
 
   std::vector<std::string> family_stages() const override {
-    if (particles_on()) return {"ou_reverse"};
-    return {};
+    std::vector<std::string> s;
+    if (particles_on()) s.push_back("ou_reverse");
+    if (baseline_) s.push_back("baseline_reverse");
+    return s;
   }
 
   std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup) override {
-    if (name != "ou_reverse") return DensityTwinExperiment::make_family_stage(name, setup);
-    // The ou reverse sampler (REL-EI, exact score, from γ) on the same data
-    // with the same step count: diffusion against the Kac flow at equal N.
+    if (name == "train") return std::make_unique<TrainerStage>(neural_);
+    if (name == "train_baseline") return std::make_unique<TrainerStage>(baseline_);
+    if (name != "ou_reverse" && name != "baseline_reverse") return DensityTwinExperiment::make_family_stage(name, setup);
+    // Beside the Kac flow, with the same step count on the same data: the
+    // ou reverse sampler (REL-EI, exact score, from γ), or the trained
+    // variance-exploding flow in σ from √T to 0 (from X_0 + √T ε).
+    const bool ou = name == "ou_reverse";
+    const double span = ou ? horizon() : baseline_->time_span();
     SamplerStage::Plan plan;
     plan.clock = "s";
-    plan.clocks = {horizon()};
+    plan.clocks = {span};
     plan.steps = {steps_};
-    plan.step_clock = horizon() / static_cast<double>(steps_);
+    plan.step_clock = span / static_cast<double>(steps_);
     plan.units = particle_count();
     plan.dim = dim();
     plan.space = grid();
-    auto factory = [this](Ensemble units) -> std::unique_ptr<ParticleSampler> {
-      const LinearDiffusion ou = LinearDiffusion::ou(dim());
-      return std::make_unique<FixedStepSampler>(std::move(units), FixedStepScheme(ou, Scheme::kRelEi, horizon(), steps_),
-                                                std::make_shared<MixtureMarginalScore>(ou, data_), seed());
+    auto factory = [this, ou, span](Ensemble units) -> std::unique_ptr<ParticleSampler> {
+      if (!ou)
+        return std::make_unique<FlowSampler>(variance_exploding_start(std::move(units), data_, seed(), horizon()), span,
+                                             span, steps_, integrator_, baseline_);
+      const LinearDiffusion ou_process = LinearDiffusion::ou(dim());
+      return std::make_unique<FixedStepSampler>(std::move(units),
+                                                FixedStepScheme(ou_process, Scheme::kRelEi, horizon(), steps_),
+                                                std::make_shared<MixtureMarginalScore>(ou_process, data_), seed());
     };
     return std::make_unique<SamplerStage>(setup.comm, factory, plan);
   }
@@ -419,93 +465,154 @@ class KacExperiment : public DensityTwinExperiment {
     return os.str();
   }
 
+  // The networks of this run under their names (checkpoint scopes and file
+  // names): the Kac flow's, then the baseline's.
+  std::vector<std::pair<std::string, NeuralVelocity*>> networks() const {
+    std::vector<std::pair<std::string, NeuralVelocity*>> n;
+    if (neural_) n.emplace_back("kac_velocity", neural_.get());
+    if (baseline_) n.emplace_back("ve_velocity", baseline_.get());
+    return n;
+  }
+
+  // <output without .h5>.<name>.pt
+  static std::string saved_network_path(const std::string& output, const std::string& name) {
+    std::string stem = output;
+    if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
+    return stem + "." + name + ".pt";
+  }
+
+  // What measure_on_grid finds at each snapshot (NaN at t = 0, and for the
+  // PDE without one).
+  struct VelocityErrors {
+    std::vector<double> nn_exact, nn_pde, pde_exact, largest_nn, largest_exact;
+  };
+
   // Collective. On the grid at every snapshot t > 0, the trained velocity
-  // against the exact marginal velocity (the regression's optimum), weighted
-  // by the exact density away from the atoms' windows (the atoms move at ±c
-  // on their fronts, which a cell centre does not sit on): the relative L2
-  // error, and the largest |v| of either there (the flow's speed is at most
-  // c per coordinate).
-  void measure_on_grid(std::vector<double>& l2, std::vector<double>& largest, std::vector<double>& largest_exact) {
+  // against the exact marginal velocity (the regression's optimum) and the
+  // PDE's j/u, weighted by the exact density away from the atoms' windows
+  // (the atoms move at ±c on their fronts, which a cell centre does not sit
+  // on): relative L2 errors, and the largest |v| of the network and of the
+  // exact flow there (the flow's speed is at most c per coordinate). Writes
+  // the network's and the exact velocity on the grid as series.
+  VelocityErrors measure_on_grid(OutputFile& out) {
     const std::size_t n = snapshot_times().size();
+    VelocityErrors e;
+    for (auto* v : {&e.nn_exact, &e.nn_pde, &e.pde_exact, &e.largest_nn, &e.largest_exact}) v->assign(n, NAN);
     const Box& box = grid()->box();
+    const Slab& slab = grid()->slab();
     const OwnedBlock& owned = grid()->grid().owned();
     std::vector<double> centres;
     for_each_cell(owned, [&](std::int64_t, const std::array<std::int64_t, 3>& idx) {
       for (int a = 0; a < dim(); ++a) centres.push_back(box.centre(a, idx[a]));
     });
     const auto cells = static_cast<std::int64_t>(owned.size());
+    const std::string group = "/kac/neural_velocity";
+    out.create_series(group + "/velocity", static_cast<std::int64_t>(n), slab, dim());
+    out.create_series(group + "/velocity_exact", static_cast<std::int64_t>(n), slab, dim());
     ExactVelocity exact(data_, law_);
-    std::vector<double> v_exact(centres.size()), v_nn(centres.size()), density;
+    std::vector<double> v_exact(centres.size()), v_nn(centres.size()), v_pde, density;
     for (std::size_t j = 1; j < n; ++j) {
       const double t = snapshot_times()[j];
       exact.evaluate(t, centres.data(), cells, v_exact.data());
       neural_->evaluate(t, centres.data(), cells, v_nn.data());
+      out.write_entry(group + "/velocity", static_cast<std::int64_t>(j), slab, v_nn);
+      out.write_entry(group + "/velocity_exact", static_cast<std::int64_t>(j), slab, v_exact);
+      if (pde_on()) out.read_entry("/pde/velocity", static_cast<std::int64_t>(j), slab, dim(), v_pde);
       exact_density(t, grid()->grid(), density);
       const std::vector<unsigned char> window = window_cells(t);
-      double s[2] = {0, 0}, m[2] = {0, 0};
+      // sums: |nn − exact|², |exact|², |nn − pde|², |pde|², |pde − exact|²
+      double sq[5] = {0, 0, 0, 0, 0}, largest[2] = {0, 0};
       for (std::int64_t q = 0; q < cells; ++q) {
         if (window[q] || !(density[q] > 0)) continue;
         for (int a = 0; a < dim(); ++a) {
-          const double e = v_exact[q * dim() + a], g = v_nn[q * dim() + a];
-          s[0] += density[q] * (g - e) * (g - e);
-          s[1] += density[q] * e * e;
-          m[0] = std::max(m[0], std::abs(g));
-          m[1] = std::max(m[1], std::abs(e));
+          const std::size_t i = static_cast<std::size_t>(q * dim() + a);
+          const double ex = v_exact[i], nn = v_nn[i], pde = pde_on() ? v_pde[i] : 0.0;
+          sq[0] += density[q] * (nn - ex) * (nn - ex);
+          sq[1] += density[q] * ex * ex;
+          sq[2] += density[q] * (nn - pde) * (nn - pde);
+          sq[3] += density[q] * pde * pde;
+          sq[4] += density[q] * (pde - ex) * (pde - ex);
+          largest[0] = std::max(largest[0], std::abs(nn));
+          largest[1] = std::max(largest[1], std::abs(ex));
         }
       }
-      sum_over_ranks(comm_, s, 2);
-      m[0] = max_over_ranks(comm_, m[0]), m[1] = max_over_ranks(comm_, m[1]);
-      l2[j] = std::sqrt(s[0] / s[1]);
-      largest[j] = m[0], largest_exact[j] = m[1];
+      sum_over_ranks(comm_, sq, 5);
+      e.nn_exact[j] = std::sqrt(sq[0] / sq[1]);
+      if (pde_on()) e.nn_pde[j] = std::sqrt(sq[2] / sq[3]), e.pde_exact[j] = std::sqrt(sq[4] / sq[1]);
+      e.largest_nn[j] = max_over_ranks(comm_, largest[0]);
+      e.largest_exact[j] = max_over_ranks(comm_, largest[1]);
     }
+    return e;
   }
 
-  // Collective. /kac/neural_velocity and its printed lines: the training and
-  // (grid runs) measure_on_grid.
-  std::string neural_report(OutputFile& out) {
-    if (!neural_) return {};
-    const NeuralVelocity& nn = *neural_;
-    const std::size_t n = snapshot_times().size();
-    std::vector<double> l2(n, NAN), largest(n, NAN), largest_exact(n, NAN);
-    if (has_grid()) measure_on_grid(l2, largest, largest_exact);
-    const std::string group = "/kac/neural_velocity";
-    out.write_vector(group + "/loss", nn.losses());
-    out.write_vector(group + "/l2_error_exact", l2);
-    out.write_vector(group + "/largest_speed", largest);
-    out.write_vector(group + "/largest_speed_exact", largest_exact);
+  // Collective. A network's training record under `group` and its line.
+  static std::string training_report(OutputFile& out, const std::string& group, const std::string& what,
+                                     const NeuralVelocity& nn) {
     const VelocityNetwork::Shape& shape = nn.network().shape();
+    out.group(group);
     out.attribute(group, "width", static_cast<std::int64_t>(shape.width));
     out.attribute(group, "depth", static_cast<std::int64_t>(shape.depth));
     out.attribute(group, "parameters", nn.network().parameter_count());
+    out.attribute(group, "flow", nn.flow_description());
+    char line[400];
+    if (nn.loaded()) {
+      out.attribute(group, "model", nn.model_path());
+      std::snprintf(line, sizeof line, "\n%s: %d x %d MLP, %lld parameters, loaded from %s (not trained)\n",
+                    what.c_str(), shape.width, shape.depth, static_cast<long long>(nn.network().parameter_count()),
+                    nn.model_path().c_str());
+      return line;
+    }
+    out.write_vector(group + "/loss", nn.losses());
     out.attribute(group, "iterations", nn.iterations());
     out.attribute(group, "batch", nn.batch());
     out.attribute(group, "learning_rate", nn.learning_rate());
     out.attribute(group, "training_seconds", nn.seconds());
+    const double samples_per_second =
+        static_cast<double>(nn.iterations() * nn.batch()) / std::max(nn.seconds(), 1e-300);
+    out.attribute(group, "training_samples_per_second", samples_per_second);
+    std::snprintf(line, sizeof line,
+                  "\n%s: %d x %d MLP, %lld parameters, %lld Adam steps of %lld pairs (lr %g), loss %.4e -> %.4e, "
+                  "%.2f s (%.3g pairs/s)\n",
+                  what.c_str(), shape.width, shape.depth, static_cast<long long>(nn.network().parameter_count()),
+                  static_cast<long long>(nn.iterations()), static_cast<long long>(nn.batch()), nn.learning_rate(),
+                  nn.losses().front(), nn.losses().back(), nn.seconds(), samples_per_second);
+    return line;
+  }
+
+  // Collective. /kac/neural_velocity (and /kac/baseline_velocity) and their
+  // printed lines: the training, and on grid runs measure_on_grid.
+  std::string neural_report(OutputFile& out) {
+    if (!neural_) return {};
+    const std::string group = "/kac/neural_velocity";
+    std::string text = training_report(out, group, "Neural velocity (flow matching)", *neural_);
+    if (baseline_)
+      text += training_report(out, "/kac/baseline_velocity",
+                              "Baseline: variance-exploding velocity in sigma = sqrt(t) (flow matching)", *baseline_);
+    if (!has_grid()) return text;
+    const VelocityErrors e = measure_on_grid(out);
+    out.write_vector(group + "/l2_error_exact", e.nn_exact);
+    out.write_vector(group + "/l2_error_pde", e.nn_pde);
+    out.write_vector(group + "/pde_l2_error_exact", e.pde_exact);
+    out.write_vector(group + "/largest_speed", e.largest_nn);
+    out.write_vector(group + "/largest_speed_exact", e.largest_exact);
     out.attribute(group, "definition",
-                  "loss: the flow-matching loss of each step's batch (before the step); at /time (snapshot 0 "
-                  "left NaN) on the grid's cell centres outside the atoms' windows, weighted by the exact "
-                  "density: l2_error_exact = ||v_nn - v||/||v|| against the exact marginal velocity v, and the "
-                  "largest |v_nn| and |v| per coordinate (at most c for the exact flow)");
+                  "loss: the flow-matching loss of each step's batch (before the step); velocity, velocity_exact: "
+                  "the network's and the exact marginal velocity at /time on the cell centres (snapshot 0 NaN); "
+                  "on the cells outside the atoms' windows, weighted by the exact density: l2_error_exact = "
+                  "||v_nn - v||/||v||, l2_error_pde = ||v_nn - v_pde||/||v_pde|| against the PDE's j/u "
+                  "(/pde/velocity), pde_l2_error_exact = ||v_pde - v||/||v||, and the largest |v_nn| and |v| "
+                  "per coordinate (at most c for the exact flow)");
     std::ostringstream os;
     char line[300];
-    std::snprintf(line, sizeof line,
-                  "\nNeural velocity (flow matching): %d x %d MLP, %lld parameters, %lld Adam steps of %lld pairs "
-                  "(lr %g), loss %.4e -> %.4e, %.2f s%s\n",
-                  shape.width, shape.depth, static_cast<long long>(nn.network().parameter_count()),
-                  static_cast<long long>(nn.iterations()), static_cast<long long>(nn.batch()), nn.learning_rate(),
-                  nn.losses().front(), nn.losses().back(), nn.seconds(),
-                  nn.restored() ? " (taken from the checkpoint)" : "");
+    std::snprintf(line, sizeof line, "%8s | %14s %14s %14s | %10s %10s   (c = %g)\n", "t", "L2 nn vs exact",
+                  "L2 nn vs PDE", "L2 PDE vs ex.", "max|v_nn|", "max|v|", law_.speed());
     os << line;
-    if (!has_grid()) return os.str();
-    std::snprintf(line, sizeof line, "%8s | %14s | %10s %10s   (c = %g)\n", "t", "L2 vs exact v", "max|v_nn|",
-                  "max|v|", law_.speed());
-    os << line;
-    for (std::size_t j = 1; j < n; ++j) {
-      std::snprintf(line, sizeof line, "%8.4f | %14.4e | %10.4f %10.4f\n", snapshot_times()[j], l2[j], largest[j],
-                    largest_exact[j]);
+    for (std::size_t j = 1; j < snapshot_times().size(); ++j) {
+      std::snprintf(line, sizeof line, "%8.4f | %14.4e %14.4e %14.4e | %10.4f %10.4f\n", snapshot_times()[j],
+                    e.nn_exact[j], e.nn_pde[j], e.pde_exact[j], e.largest_nn[j], e.largest_exact[j]);
       os << line;
     }
-    return os.str();
+    return text + os.str();
   }
 
   std::string integrator_name() const {
@@ -520,7 +627,8 @@ class KacExperiment : public DensityTwinExperiment {
   std::int64_t steps_;
   std::string integrator_;
   bool pde_velocity_;
-  std::shared_ptr<NeuralVelocity> neural_;  ///< kac.velocity=nn
+  std::shared_ptr<NeuralVelocity> neural_;    ///< kac.velocity=nn
+  std::shared_ptr<NeuralVelocity> baseline_;  ///< kac.baseline=ve
   double pde_initial_moment_ = 0;
   std::vector<double> pde_moment_, pde_window_, exact_window_, particle_moment_, particle_moment_error_,
       particle_atoms_, particle_window_;
