@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "generative_metrics.hpp"
 #include "kac_law.hpp"
 #include "neural_velocity.hpp"
 #include "samplers.hpp"
@@ -112,6 +113,7 @@ class KacExperiment : public DensityTwinExperiment {
     if (c.choice("kac.baseline") == "ve")
       baseline_ =
           std::make_shared<NeuralVelocity>(c, comm, FlowPath::kVarianceExploding, data_, law_, horizon(), seed());
+    for (const auto& name : generative_stages()) generative_.emplace(name, GenerativeMetrics(data_.components().size()));
     const std::size_t n = snapshot_times().size();
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
                     &particle_atoms_, &particle_window_})
@@ -163,6 +165,11 @@ class KacExperiment : public DensityTwinExperiment {
   void checkpoint(CheckpointArchive& a) override {
     a.value("pde_initial_moment", pde_initial_moment_);
     for (const auto& [name, v] : series()) a.replicated(name, *v);
+    for (auto& [name, m] : generative_) {
+      std::vector<double> v = m.values();
+      a.replicated("generative_" + name, v);
+      if (!a.saving()) m = GenerativeMetrics::from_values(v);
+    }
     // The networks, trained or in training, which the stages after their
     // trainers use.
     for (const auto& [name, net] : networks()) {
@@ -180,7 +187,7 @@ class KacExperiment : public DensityTwinExperiment {
   }
 
   std::string report(OutputFile& out) override {
-    if (!has_grid()) return neural_report(out);
+    if (!has_grid()) return generative_report(out) + neural_report(out);
     std::vector<double> exact_moment, exact_atoms;
     for (double t : snapshot_times()) {
       exact_moment.push_back(law_.second_moment(t));
@@ -190,7 +197,7 @@ class KacExperiment : public DensityTwinExperiment {
     out.write_vector("/compare/kac/atom_mass_exact", exact_atoms);
     for (const auto& [name, v] : series()) out.write_vector("/compare/kac/" + name, *v);
     out.attribute("/compare/kac", "front_window_cells", static_cast<std::int64_t>(kFrontWindowCells));
-    return table(exact_moment, exact_atoms) + neural_report(out);
+    return table(exact_moment, exact_atoms) + generative_report(out) + neural_report(out);
   }
 
  protected:
@@ -244,7 +251,11 @@ class KacExperiment : public DensityTwinExperiment {
 
   void observe_samples(std::size_t j, double t, bool reverse, const ParticleSampler& sampler,
                        const std::vector<double>* histogram) override {
-    if (reverse) return;
+    if (reverse) {
+      if (j + 1 == reverse_output_steps().size())
+        generative_.at("reverse") = GenerativeMetrics::measure(comm_, data_, sampler.ensemble());
+      return;
+    }
     const auto& fwd = dynamic_cast<const ForwardSampler&>(sampler);
     const Ensemble& e = fwd.ensemble();
     // sums: Σ k², Σ (k²)², atoms, over particles (k² averaged over coordinates)
@@ -392,7 +403,10 @@ class KacExperiment : public DensityTwinExperiment {
                                                 FixedStepScheme(ou_process, Scheme::kRelEi, horizon(), steps_),
                                                 std::make_shared<MixtureMarginalScore>(ou_process, data_), seed());
     };
-    return std::make_unique<SamplerStage>(setup.comm, factory, plan);
+    auto observer = [this, name](std::size_t, double, const ParticleSampler& sampler, const std::vector<double>*) {
+      generative_.at(name) = GenerativeMetrics::measure(comm_, data_, sampler.ensemble());
+    };
+    return std::make_unique<SamplerStage>(setup.comm, factory, plan, observer);
   }
 
  private:
@@ -463,6 +477,75 @@ class KacExperiment : public DensityTwinExperiment {
       os << line;
     }
     return os.str();
+  }
+
+  // The generative samplers' stages, the Kac flow's first.
+  std::vector<std::string> generative_stages() const {
+    if (!particles_on()) return {};
+    std::vector<std::string> s{"reverse", "ou_reverse"};
+    if (baseline_) s.push_back("baseline_reverse");
+    return s;
+  }
+
+  std::string generative_label(const std::string& stage) const {
+    if (stage == "ou_reverse") return "ou reverse, exact score";
+    if (stage == "baseline_reverse") return "VE flow, neural";
+    return std::string("Kac flow, ") + (pde_velocity_ ? "PDE" : neural_ ? "neural" : "exact");
+  }
+
+  // Collective. /kac/generative and its table: every generative sampler's
+  // samples at its end against the data law (generative_metrics.hpp).
+  std::string generative_report(OutputFile& out) {
+    if (generative_.empty()) return {};
+    const std::string group = "/kac/generative";
+    const std::vector<std::string> stages = generative_stages();
+    std::vector<double> columns[5], weights;
+    for (const auto& name : stages) {
+      const std::vector<double> v = generative_.at(name).values();
+      for (int c = 0; c < 5; ++c) columns[c].push_back(v[c]);
+      weights.insert(weights.end(), v.begin() + 5, v.end());
+    }
+    const char* names[5] = {"log_likelihood", "log_likelihood_stderr", "near_mode_fraction", "mode_weight_error",
+                            "marginal_w1"};
+    for (int c = 0; c < 5; ++c) out.write_vector(group + "/" + names[c], columns[c]);
+    out.write_array(group + "/mode_weights",
+                    {static_cast<std::int64_t>(stages.size()), static_cast<std::int64_t>(data_.components().size())},
+                    weights);
+    std::string list;
+    for (const auto& name : stages) list += (list.empty() ? "" : ",") + name;
+    out.attribute(group, "samplers", list);
+    out.attribute(group, "near_mode_distance", GenerativeMetrics::kNearMode);
+    out.attribute(group, "definition",
+                  "per sampler (attribute samplers, the stages), its samples at its end against the data law: the "
+                  "mean log-likelihood under the data mixture with its standard error (NaN for data with point "
+                  "masses), the fraction within near_mode_distance of the nearest component mean, the fraction "
+                  "nearest each component (mode_weights, [sampler, component]) and its largest deviation from the "
+                  "component weights, and the W1 of the marginals, mean over the axes");
+    std::ostringstream os;
+    char line[300];
+    const auto n = static_cast<double>(particle_count());
+    std::snprintf(line, sizeof line,
+                  "\nGenerated samples against the data law (%zu modes; %lld samples of %lld steps; weight noise "
+                  "%.1e = max_k sqrt(w_k(1-w_k)/N))\n",
+                  data_.components().size(), static_cast<long long>(particle_count()),
+                  static_cast<long long>(steps_), max_weight_noise(n));
+    os << line;
+    std::snprintf(line, sizeof line, "%-24s | %12s %9s | %12s | %12s | %10s\n", "sampler", "mean log p", "± s.e.",
+                  "within 0.05", "max|w-w_k|", "marg. W1");
+    os << line;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      std::snprintf(line, sizeof line, "%-24s | %12.4f %9.1e | %12.4f | %12.3e | %10.3e\n",
+                    generative_label(stages[i]).c_str(), columns[0][i], columns[1][i], columns[2][i], columns[3][i],
+                    columns[4][i]);
+      os << line;
+    }
+    return os.str();
+  }
+
+  double max_weight_noise(double n) const {
+    double noise = 0;
+    for (const auto& c : data_.components()) noise = std::max(noise, std::sqrt(c.weight * (1 - c.weight) / n));
+    return noise;
   }
 
   // The networks of this run under their names (checkpoint scopes and file
@@ -629,6 +712,7 @@ class KacExperiment : public DensityTwinExperiment {
   bool pde_velocity_;
   std::shared_ptr<NeuralVelocity> neural_;    ///< kac.velocity=nn
   std::shared_ptr<NeuralVelocity> baseline_;  ///< kac.baseline=ve
+  std::map<std::string, GenerativeMetrics> generative_;  ///< per generative stage (generative_stages())
   double pde_initial_moment_ = 0;
   std::vector<double> pde_moment_, pde_window_, exact_window_, particle_moment_, particle_moment_error_,
       particle_atoms_, particle_window_;

@@ -14,6 +14,8 @@ a file), and checks with h5py and numpy only:
     4.5 standard errors of the closed form and from the PDE within 0.15 h;
   * the forward twin check in 1-D: W1(PDE, particles) <= 0.01 + (atoms'
     mass) x h;
+  * the generative metrics (/kac/generative): every sample of the exact
+    1-D flow within 0.05 of a data point, fewer than half of the ou sampler's;
   * the generative twins (/compare/flow, /compare/ou_reverse): the Kac flow with the exact velocity
     within 4 times the W1 noise floor of the data law in 1-D (its only error
     is the binomial split between the two points), and the ou sampler at
@@ -118,6 +120,14 @@ def main():
         gen, floor = check_common("kac-1d", path, out, 1)
         check(gen[0] <= 4 * floor[0], f"kac-1d: Kac flow W1 {gen[0]:.3e} above 4x its floor {floor[0]:.3e}")
         with h5py.File(path, "r") as f:
+            # Every sample of the exact flow ends on a data point (the ou
+            # sampler's spread at N = 40 leaves most of its samples further
+            # than 0.05 from one).
+            g = f["/kac/generative"]
+            near, weights = g["near_mode_fraction"][...], g["mode_weights"][...]
+            check(near[0] == 1 and near[1] < 0.5, f"kac-1d: fractions within 0.05 of a mode {near}")
+            check(weights.shape == (2, 2) and np.allclose(weights.sum(axis=1), 1),
+                  f"kac-1d: mode weights {weights}")
             # The PDE spreads each atom over a few cells: allow the atoms'
             # mass times one cell width on top of 0.01.
             w1, atoms = f["/compare/w1"][...], f["/compare/kac/atom_mass_exact"][...]
@@ -183,6 +193,9 @@ def main():
             check(b["loss"][-100:].mean() < 0.5 * b["loss"][:100].mean(), "kac-nn: the baseline's loss")
             ve = f["/compare/baseline_reverse/w1_fine"][-1]
             check(ve < 0.15, f"kac-nn: generated W1 of the variance-exploding baseline {ve:.3e}")
+            near = f["/kac/generative/near_mode_fraction"][...]
+            check(len(near) == 3 and near[0] > 0.8 and near[2] > 0.8,
+                  f"kac-nn: fractions within 0.05 of a mode (Kac-NN, ou, VE-NN) {near}")
         # The saved network, read in Python, is the run's velocity on the grid.
         model = path[:-3] + ".kac_velocity.pt"
         if check(os.path.exists(model) and os.path.exists(path[:-3] + ".ve_velocity.pt"),
