@@ -155,11 +155,16 @@ def fmt(x):
 
 @contextmanager
 def replacing(path):
-    """Yields a temporary name next to path, renamed onto path on success."""
+    """Yields a temporary name next to path, renamed onto path on success
+    with the mode any new file gets here (mkstemp's own is 0600, which would
+    hide a study's results from the rest of a group)."""
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

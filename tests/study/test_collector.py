@@ -9,6 +9,7 @@ and bound, particle and affine values placed just inside and just outside
 their acceptance limits, then runs the collector and checks:
   * exit status 0, warnings for the files it cannot use;
   * kl-study.csv: one row per run, every value as written, NaN where absent;
+    it and slopes.csv with the mode of any new file (not 0600);
   * slopes.csv: the slope of each group to 1e-12, groups split by target and grid,
     no slope for a group with one step size;
   * the PASS/FAIL acceptance lines (slope, bound, particle, affine) and their count;
@@ -152,6 +153,13 @@ def check_study(d, runs):
     for name in ("notes.txt", "partial", "kl-study.h5"):
         check(name not in err, f"{name} mentioned on stderr:\n{err}")
 
+    # The collector's files get the mode of any new file (umask), not
+    # mkstemp's 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("kl-study.csv", "slopes.csv"):
+        mode = os.stat(os.path.join(d, name)).st_mode & 0o777
+        check(mode == 0o666 & ~umask, f"{name} has mode {mode:o}, expected {0o666 & ~umask:o}")
     # kl-study.csv: every run, every value as written.
     header, rows = read_csv(os.path.join(d, "kl-study.csv"))
     check(header[:15] == ["file", "family", "scheme", "target", "horizon", "steps", "h", "kl", "bound", "l1",
