@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "driver.hpp"
+#include "twinflow/io/file_diff.hpp"
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/config.hpp"
 #include "twinflow/core/error.hpp"
@@ -26,6 +27,10 @@ namespace {
 const char* kUsage =
     "usage: twinflow run [CONFIG.ini] [--key=value ...] [PETSc options]\n"
     "       twinflow run --help     every key with its default and accepted values\n"
+    "       twinflow diff A.h5 B.h5 [--rtol=R] [--atol=A] [--ignore-attribute=NAME ...] [--all-attributes]\n"
+    "                               identical, equal within |a - b| <= atol + rtol |b|, or what differs\n"
+    "                               (exit 0, 0, 1); provenance attributes and the output keys of the config\n"
+    "                               are skipped unless --all-attributes\n"
     "       twinflow --help | --version\n\n"
     "Computes a generative model's dynamics twice, as a density on a PETSc grid or state space and\n"
     "as an MPI ensemble of particles, and writes both with their comparison to one HDF5 file.\n"
@@ -38,6 +43,68 @@ const char* kUsage =
 
 int say_error(int rank, const std::string& what, int code) {
   if (rank == 0) std::cerr << "twinflow: error: " << what << std::endl;
+  return code;
+}
+
+// `twinflow diff`, on rank 0 (the others wait for its exit code).
+int diff_command(int rank, const std::vector<std::string>& args) {
+  int code = 0;
+  if (rank == 0) {
+    try {
+      twinflow::DiffOptions options;
+      std::vector<std::string> files;
+      const auto tolerance = [](const std::string& key, const std::string& text) {
+        std::size_t used = 0;
+        double v = -1;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != text.size() || !(v >= 0))
+          throw twinflow::UsageError(key, "'" + text + "' is not a tolerance; accepted: a number >= 0");
+        return v;
+      };
+      for (const auto& a : args) {
+        if (a.rfind("--rtol=", 0) == 0) {
+          options.rtol = tolerance("--rtol", a.substr(7));
+        } else if (a.rfind("--atol=", 0) == 0) {
+          options.atol = tolerance("--atol", a.substr(7));
+        } else if (a.rfind("--ignore-attribute=", 0) == 0) {
+          options.ignored_attributes.insert(a.substr(19));
+        } else if (a == "--all-attributes") {
+          options.ignored_attributes.clear();
+          options.ignored_config_keys.clear();
+        } else if (a.rfind("--", 0) == 0) {
+          throw twinflow::UsageError(a.substr(0, a.find('=')), "is not an option of diff; accepted: --rtol, --atol, "
+                                     "--ignore-attribute, --all-attributes");
+        } else {
+          files.push_back(a);
+        }
+      }
+      if (files.size() != 2)
+        throw twinflow::UsageError("diff", std::to_string(files.size()) + " files given; accepted: two, A.h5 B.h5");
+      twinflow::DiffResult r;
+      try {
+        r = twinflow::diff_files(files[0], files[1], options);
+      } catch (const std::runtime_error& e) {
+        throw twinflow::UsageError("diff", e.what());
+      }
+      using V = twinflow::DiffResult::Verdict;
+      for (const auto& line : r.lines) std::cout << (r.verdict == V::kDifferent ? "differs: " : "") << line << "\n";
+      if (r.verdict == V::kIdentical)
+        std::cout << "identical: " << r.objects << " groups and datasets\n";
+      else if (r.verdict == V::kWithinTolerance)
+        std::cout << "equal within rtol " << options.rtol << ", atol " << options.atol << ": " << r.objects
+                  << " groups and datasets\n";
+      else
+        std::cout << r.lines.size() << " difference(s)\n";
+      std::cout << std::flush;
+      code = r.verdict == V::kDifferent ? 1 : 0;
+    } catch (const twinflow::UsageError& e) {
+      code = say_error(rank, e.what(), twinflow::kExitUsage);
+    }
+  }
+  MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
   return code;
 }
 
@@ -64,8 +131,10 @@ int cli_main(int argc, char** argv, const std::vector<Family>& families) {
       for (const auto& f : families) std::cout << "  " << f.name << "  " << f.summary << "\n";
     }
     code = command.empty() ? kExitUsage : kExitOk;
+  } else if (command == "diff") {
+    code = diff_command(rank, {tokens.begin() + 1, tokens.end()});
   } else if (command != "run") {
-    code = say_error(rank, "unknown command '" + command + "'; accepted: run, --help, --version", kExitUsage);
+    code = say_error(rank, "unknown command '" + command + "'; accepted: run, diff, --help, --version", kExitUsage);
   } else {
     try {
       const auto args = split_run_arguments({tokens.begin() + 1, tokens.end()},

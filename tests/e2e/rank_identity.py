@@ -7,7 +7,8 @@ Runs one small configuration on 1, 2 and 3 ranks and checks:
   * /particles/histogram and /reverse/histogram are bit-identical
     (particle randomness is keyed by seed and global particle id, never by rank);
   * /pde/density and /reverse/pde_density agree to 1e-10 relative
-    (PDE reductions may round differently);
+    (PDE reductions may round differently), and `twinflow diff` finds the
+    whole files equal within rtol 1e-10, atol 1e-12;
   * a run with another seed gives a different /particles/histogram;
   * a run with fewer particles than ranks (a rank owns none) succeeds and
     still places every particle.
@@ -110,6 +111,11 @@ def main():
                           f"{name} differs between {ref_n} and {n} ranks by {err:.3e} "
                           f"(> {RTOL:g} x max {scale:.3e})")
                     print(f"rank_identity: {name}: max |{ref_n} ranks - {n} ranks| / max = {err / scale:.2e}")
+            # The whole files, as a user compares them.
+            files = [os.path.join(scratch, f"ranks-{k}.h5") for k in (ref_n, n)]
+            rc, out, err, _ = run_bounded([mpiexec, "--oversubscribe", "-n", "1", binary, "diff", *files,
+                                           f"--rtol={RTOL:g}", "--atol=1e-12"], scratch, TIMEOUT)
+            check(rc == 0, f"twinflow diff of {ref_n} and {n} ranks: exit {rc}\n{out}{err}")
 
         # Another seed must change the particles.
         path = run(mpiexec, binary, 2, os.path.join(scratch, "seed-2.h5"), ["--seed=2"], scratch)
