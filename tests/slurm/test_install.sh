@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end test of the install: `cmake --install BUILD_DIR --prefix P` into
+# a scratch prefix, then jobs/twin.sbatch submitted from P to a throwaway
+# single-node Slurm (jobs/local-slurm.sh) from a directory that is no
+# checkout, with only P/bin on the PATH for twinflow (TWINFLOW and
+# TWINFLOW_JOBS unset): the job must find its scripts and the installed
+# binary, and write its output next to its log.
+#
+#   tests/slurm/test_install.sh BUILD_DIR SCRATCH_DIR
+#
+# Needs root, slurm-wlm, munge and a Python that imports h5py; exits 77
+# (skipped) when one of them is missing.
+
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 BUILD_DIR SCRATCH_DIR" >&2
+  exit 2
+fi
+build=$(cd "$1" && pwd -P)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=SCRIPTDIR/slurm-test-lib.sh
+source "$here/slurm-test-lib.sh"
+slurm_test_prerequisites "$build/src/twinflow" "$2"
+jobid=
+slurm_test_start
+
+prefix=$scratch/prefix
+work=$scratch/work
+rm -rf -- "$prefix" "$work"
+mkdir -p "$work"
+cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1 ||
+  { cat "$scratch/install.log" >&2; fail "cmake --install failed"; }
+for f in bin/twinflow share/twinflow/jobs/twin.sbatch share/twinflow/jobs/job-lib.sh share/twinflow/jobs/kl-study.sh; do
+  [[ -e $prefix/$f ]] || fail "the install has no $f"
+done
+
+unset TWINFLOW TWINFLOW_JOBS TWINFLOW_OUTDIR
+export PATH=$prefix/bin:$PATH
+status=0
+(cd "$work" && exec timeout "${TWINFLOW_TEST_TIMEOUT:-150}" sbatch --parsable --wait --chdir="$work" \
+  "$prefix/share/twinflow/jobs/twin.sbatch" --time.end=0.5 --particles.count=20000 --quiet) \
+  >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
+waiter=$!
+wait "$waiter" || status=$?
+waiter=
+jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
+log=$work/twinflow-$jobid.log
+h5=$work/twinflow-ou-$jobid.h5
+if ((status != 0)) || [[ ! -f $h5 ]]; then
+  cat "$scratch/sbatch.err" "$log" >&2 || true
+  fail "the job from the install exited $status or wrote no $h5"
+fi
+"$python" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); sys.exit(0 if '/pde/density' in f else 1)" "$h5" ||
+  fail "$h5 has no /pde/density"
+echo "PASS: installed to $prefix; job $jobid from there wrote $h5 in $((SECONDS - t0)) s"
