@@ -169,6 +169,24 @@ study_submit_and_wait() {
   [[ $job_state == COMPLETED ]] || { study_show; fail "collector job $collector ended $job_state"; }
 }
 
+# sbatch_wait FROM_DIR JOB_DIR SCRIPT ARGS...: `sbatch --parsable --wait
+# --chdir=JOB_DIR SCRIPT ARGS...` run from FROM_DIR in the background (so
+# that SIGINT/SIGTERM reach the trap at once), bounded by
+# TWINFLOW_TEST_TIMEOUT seconds (default 150); stdout and stderr go to
+# $scratch/sbatch.out and sbatch.err. Sets `status` (sbatch's exit status,
+# 124 on time-out) and `jobid`.
+sbatch_wait() {
+  local from=$1 dir=$2
+  shift 2
+  status=0
+  (cd "$from" && exec timeout "${TWINFLOW_TEST_TIMEOUT:-150}" sbatch --parsable --wait --chdir="$dir" "$@") \
+    >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
+  waiter=$!
+  wait "$waiter" || status=$?
+  waiter=
+  jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
+}
+
 # job_field JOBID FIELD: a field of `scontrol show job` (empty when unknown).
 job_field() {
   scontrol show job -o "$1" 2>/dev/null | head -n 1 | grep -o "\b$2=[^ ]*" | cut -d= -f2 || true

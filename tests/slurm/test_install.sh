@@ -37,14 +37,7 @@ done
 
 unset TWINFLOW TWINFLOW_JOBS TWINFLOW_OUTDIR
 export PATH=$prefix/bin:$PATH
-status=0
-(cd "$work" && exec timeout "${TWINFLOW_TEST_TIMEOUT:-150}" sbatch --parsable --wait --chdir="$work" \
-  "$prefix/share/twinflow/jobs/twin.sbatch" --time.end=0.5 --particles.count=20000 --quiet) \
-  >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
-waiter=$!
-wait "$waiter" || status=$?
-waiter=
-jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
+sbatch_wait "$work" "$work" "$prefix/share/twinflow/jobs/twin.sbatch" --time.end=0.5 --particles.count=20000 --quiet
 log=$work/twinflow-$jobid.log
 h5=$work/twinflow-ou-$jobid.h5
 if ((status != 0)) || [[ ! -f $h5 ]]; then

@@ -35,9 +35,7 @@ slurm_test_start
 rm -f -- "$scratch"/twinflow-*.log "$scratch"/twinflow-$family-*.h5 "$scratch"/sbatch.out "$scratch"/sbatch.err
 export TWINFLOW=$binary
 unset TWINFLOW_OUTDIR
-status=0
 wait_limit=${TWINFLOW_TEST_TIMEOUT:-150}
-# In the background and then `wait`, so that SIGINT/SIGTERM reach the trap at once.
 # A short run: fewer particles, and for kac fewer flow steps; free's units
 # are matrices; spin has no grid, its PDE is on all 2^L states.
 case $family in
@@ -47,12 +45,7 @@ case $family in
   kinetic) run_args=(--time.end=0.5 --grid.cells=64 --particles.count=20000 --sampler_law=true --quiet) ;;
   *) run_args=(--time.end=0.5 --particles.count=20000 --quiet) ;;
 esac
-(cd "$repo" && exec timeout "$wait_limit" sbatch --parsable --wait --chdir="$scratch" "$job_script" --family="$family" "${run_args[@]}") \
-  >"$scratch/sbatch.out" 2>"$scratch/sbatch.err" &
-waiter=$!
-wait "$waiter" || status=$?
-waiter=
-jobid=$(head -n 1 "$scratch/sbatch.out" | cut -d';' -f1)
+sbatch_wait "$repo" "$scratch" "$job_script" --family="$family" "${run_args[@]}"
 log=$scratch/twinflow-$jobid.log
 h5=$scratch/twinflow-$family-$jobid.h5
 echo "job ${jobid:-?} done in $((SECONDS - t0)) s since start, sbatch exit status $status"
