@@ -40,7 +40,8 @@ void BM_TrainStep(benchmark::State& state) {
   // Multiply-adds of the layers: (d + 1)·w + (depth − 1)·w² + w·d per pair.
   const double w = shape.width, d = shape.dim;
   const double macs = ((d + 1) * w + (shape.depth - 1) * w * w + w * d) * kBatch;
-  state.counters["pairs_per_second"] = benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pairs_per_second"] =
+      benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["flop_rate"] = benchmark::Counter(3 * 2 * macs, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["loss"] = loss;
   state.SetLabel("width " + std::to_string(shape.width) + ", depth 3, batch 512");

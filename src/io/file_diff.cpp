@@ -124,7 +124,8 @@ class Differ {
   void values(const std::string& what, const Values& a, const Values& b) {
     if (a.kind != b.kind)
       return differ(what + ": " + kind_name(a.kind) + " in A, " + kind_name(b.kind) + " in B");
-    if (a.dims != b.dims) return differ(what + ": shape " + dims_text(a.dims) + " in A, " + dims_text(b.dims) + " in B");
+    if (a.dims != b.dims)
+      return differ(what + ": shape " + dims_text(a.dims) + " in A, " + dims_text(b.dims) + " in B");
     switch (a.kind) {
       case Values::Kind::kReal: return reals(what, a.reals, b.reals);
       case Values::Kind::kInteger: {
@@ -133,8 +134,8 @@ class Differ {
           if (a.integers[i] != b.integers[i] && count++ == 0) first = i;
         if (count)
           differ(what + ": " + std::to_string(count) + " of " + std::to_string(a.integers.size()) +
-                 " integers differ, the first at [" + std::to_string(first) + "]: " + std::to_string(a.integers[first]) +
-                 " vs " + std::to_string(b.integers[first]));
+                 " integers differ, the first at [" + std::to_string(first) +
+                 "]: " + std::to_string(a.integers[first]) + " vs " + std::to_string(b.integers[first]));
         return;
       }
       case Values::Kind::kString: return strings(what, a.strings, b.strings);
@@ -184,8 +185,8 @@ class Differ {
     }
     if (!count) return;
     char line[400];
-    std::snprintf(line, sizeof line, "%s: %zu of %zu values differ, the largest at [%zu]: %.17g vs %.17g (|a - b| = %.3e)",
-                  what.c_str(), count, a.size(), worst, a[worst], b[worst], std::abs(a[worst] - b[worst]));
+    std::snprintf(line, sizeof line,
+                  "%s: %zu of %zu values differ, the largest at [%zu]: %.17g vs %.17g (|a - b| = %.3e)", what.c_str(), count, a.size(), worst, a[worst], b[worst], std::abs(a[worst] - b[worst]));
     differ(line);
   }
 
@@ -245,11 +246,15 @@ std::vector<std::string> attribute_names(hid_t object) {
   return names;
 }
 
+// An attribute named in the set, or ending in the suffix of a "*suffix" entry.
 bool ignored(const DiffOptions& o, const std::string& name) {
-  if (o.ignored_attributes.count(name)) return true;
-  // Measured times differ between any two runs.
-  return o.ignored_attributes.count("*_seconds") && name.size() > 8 &&
-         name.compare(name.size() - 8, 8, "_seconds") == 0;
+  for (const std::string& pattern : o.ignored_attributes) {
+    if (pattern == name) return true;
+    if (pattern.size() > 1 && pattern[0] == '*' && name.size() >= pattern.size() - 1 &&
+        name.compare(name.size() - (pattern.size() - 1), pattern.size() - 1, pattern, 1) == 0)
+      return true;
+  }
+  return false;
 }
 
 class File {

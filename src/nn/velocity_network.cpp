@@ -190,7 +190,8 @@ std::vector<double> VelocityNetwork::optimiser_state() const {
       const auto& s = static_cast<const torch::optim::AdamParamState&>(*found->second);
       state[0] = static_cast<double>(s.step());
       const torch::Tensor m = s.exp_avg().contiguous(), v = s.exp_avg_sq().contiguous();
-      std::copy(m.data_ptr<double>(), m.data_ptr<double>() + m.numel(), state.begin() + static_cast<std::ptrdiff_t>(at));
+      std::copy(m.data_ptr<double>(), m.data_ptr<double>() + m.numel(),
+                state.begin() + static_cast<std::ptrdiff_t>(at));
       std::copy(v.data_ptr<double>(), v.data_ptr<double>() + v.numel(),
                 state.begin() + static_cast<std::ptrdiff_t>(at + count));
     }

@@ -17,7 +17,8 @@ namespace twinflow {
 
 struct DiffOptions {
   double rtol = 0, atol = 0;
-  /// Attribute names not compared (the provenance by default).
+  /// Attribute names not compared (the provenance by default); "*suffix"
+  /// stands for every name ending in suffix (measured times: "*_seconds").
   std::set<std::string> ignored_attributes = default_ignored_attributes();
   static std::set<std::string> default_ignored_attributes();
   /// Keys of the `config` attribute not compared: by default those that

@@ -6,7 +6,9 @@
 //                 sampler step by step (every step a step boundary), a
 //                 jumping one exactly from output to output (every output a
 //                 step boundary), with histograms on a cell space written
-//                 as an output series and handed to the twins.
+//                 as an output series and handed to the twins;
+//   TrainerStage  a Trainable optimised iteration by iteration (every
+//                 iteration a step boundary), its loss in the progress lines.
 // All member functions are collective.
 #include <functional>
 #include <limits>

@@ -113,7 +113,8 @@ class KacExperiment : public DensityTwinExperiment {
     if (c.choice("kac.baseline") == "ve")
       baseline_ =
           std::make_shared<NeuralVelocity>(c, comm, FlowPath::kVarianceExploding, data_, law_, horizon(), seed());
-    for (const auto& name : generative_stages()) generative_.emplace(name, GenerativeMetrics(data_.components().size()));
+    for (const auto& name : generative_stages())
+      generative_.emplace(name, GenerativeMetrics(data_.components().size()));
     const std::size_t n = snapshot_times().size();
     for (auto* v : {&pde_moment_, &pde_window_, &exact_window_, &particle_moment_, &particle_moment_error_,
                     &particle_atoms_, &particle_window_})
@@ -182,7 +183,8 @@ class KacExperiment : public DensityTwinExperiment {
     DensityTwinExperiment::write_sidecars(comm, output);
     // Each network as TorchScript beside the output (torch.jit.load).
     on_root_and_agree(comm, [&] {
-      for (const auto& [name, net] : networks()) net->network().save(saved_network_path(output, name), net->flow_description());
+      for (const auto& [name, net] : networks())
+        net->network().save(saved_network_path(output, name), net->flow_description());
     });
   }
 
@@ -380,7 +382,8 @@ class KacExperiment : public DensityTwinExperiment {
   std::unique_ptr<Stage> make_family_stage(const std::string& name, RunSetup& setup) override {
     if (name == "train") return std::make_unique<TrainerStage>(neural_);
     if (name == "train_baseline") return std::make_unique<TrainerStage>(baseline_);
-    if (name != "ou_reverse" && name != "baseline_reverse") return DensityTwinExperiment::make_family_stage(name, setup);
+    if (name != "ou_reverse" && name != "baseline_reverse")
+      return DensityTwinExperiment::make_family_stage(name, setup);
     // Beside the Kac flow, with the same step count on the same data: the
     // ou reverse sampler (REL-EI, exact score, from γ), or the trained
     // variance-exploding flow in σ from √T to 0 (from X_0 + √T ε).
@@ -499,15 +502,16 @@ class KacExperiment : public DensityTwinExperiment {
     if (generative_.empty()) return {};
     const std::string group = "/kac/generative";
     const std::vector<std::string> stages = generative_stages();
-    std::vector<double> columns[5], weights;
+    constexpr int scalars = GenerativeMetrics::kScalars;
+    std::vector<double> columns[scalars], weights;
     for (const auto& name : stages) {
       const std::vector<double> v = generative_.at(name).values();
-      for (int c = 0; c < 5; ++c) columns[c].push_back(v[c]);
-      weights.insert(weights.end(), v.begin() + 5, v.end());
+      for (int c = 0; c < scalars; ++c) columns[c].push_back(v[c]);
+      weights.insert(weights.end(), v.begin() + scalars, v.end());
     }
-    const char* names[5] = {"log_likelihood", "log_likelihood_stderr", "near_mode_fraction", "mode_weight_error",
-                            "marginal_w1"};
-    for (int c = 0; c < 5; ++c) out.write_vector(group + "/" + names[c], columns[c]);
+    const char* names[scalars] = {"log_likelihood", "log_likelihood_stderr", "near_mode_fraction",
+                                  "mode_weight_error", "marginal_w1"};
+    for (int c = 0; c < scalars; ++c) out.write_vector(group + "/" + names[c], columns[c]);
     out.write_array(group + "/mode_weights",
                     {static_cast<std::int64_t>(stages.size()), static_cast<std::int64_t>(data_.components().size())},
                     weights);

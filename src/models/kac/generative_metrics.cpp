@@ -11,7 +11,6 @@
 namespace twinflow::kac {
 namespace {
 
-constexpr int kScalars = 5;
 // The marginal W1's bins: 2^14 over the data's range widened by 1 (the
 // generated samples' spread beyond the modes is counted in full up to there).
 constexpr int kW1Bins = 1 << 14;

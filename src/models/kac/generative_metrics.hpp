@@ -19,6 +19,8 @@ namespace twinflow::kac {
 
 struct GenerativeMetrics {
   static constexpr double kNearMode = 0.05;
+  /// The scalar figures, in values() order before the mode weights.
+  static constexpr int kScalars = 5;
   double log_likelihood, log_likelihood_stderr;  ///< NaN for data with point masses
   double near_mode;                              ///< fraction within kNearMode of its mode
   double mode_weight_error;                      ///< max_k |ŵ_k − w_k|
