@@ -55,7 +55,7 @@ OptionSet all_options(const std::vector<Family>& families) {
   std::vector<std::string> family_names;
   for (const auto& f : families) family_names.push_back(f.name);
   o.add("family", "ou", "model family", Accept::choice(family_names));
-  o.add("output", "twinflow.h5", "HDF5 output path (an XDMF sidecar .xmf is written beside it)",
+  o.add("output", "twinflow.h5", "HDF5 output path (grid runs: XDMF sidecars .xmf, .xmf2 for ParaView beside it)",
         Accept::any_text("a path in a writable directory"));
   o.add("overwrite", "false", "replace an existing output file", Accept::boolean());
   o.add("seed", "1", "seed of the counter-based RNG", Accept::integer(0, 9.007199254740992e15));

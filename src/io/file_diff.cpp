@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/hdf5_util.hpp"
+
 namespace twinflow {
 namespace {
 
@@ -216,24 +218,6 @@ class Differ {
   std::string largest_where_;
 };
 
-// Every object of a file: path → whether it is a dataset (else a group).
-std::map<std::string, bool> objects(hid_t file) {
-  std::map<std::string, bool> found{{"/", false}};
-  H5Ovisit2(
-      file, H5_INDEX_NAME, H5_ITER_INC,
-      [](hid_t, const char* name, const H5O_info_t* info, void* data) -> herr_t {
-        if (std::strcmp(name, ".") == 0) return 0;
-        if (info->type == H5O_TYPE_DATASET || info->type == H5O_TYPE_GROUP) {
-          std::string path(1, '/');
-          path.append(name);
-          (*static_cast<std::map<std::string, bool>*>(data))[path] = info->type == H5O_TYPE_DATASET;
-        }
-        return 0;
-      },
-      &found, H5O_INFO_BASIC);
-  return found;
-}
-
 std::vector<std::string> attribute_names(hid_t object) {
   std::vector<std::string> names;
   H5Aiterate2(
@@ -291,7 +275,7 @@ DiffResult diff_files(const std::string& path_a, const std::string& path_b, cons
   const File a(path_a), b(path_b);
   DiffResult result;
   Differ differ(options, result);
-  const auto in_a = objects(a.id()), in_b = objects(b.id());
+  const auto in_a = h5::objects(a.id()), in_b = h5::objects(b.id());
   for (const auto& [path, dataset] : in_b)
     if (!in_a.count(path)) differ.differ(path + ": only in B");
   for (const auto& [path, dataset] : in_a) {

@@ -1,5 +1,6 @@
 #include "io/hdf5_util.hpp"
 
+#include <cstring>
 #include <vector>
 
 #include "twinflow/core/error.hpp"
@@ -91,6 +92,23 @@ hid_t collective_transfer() {
   const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   return dxpl;
+}
+
+std::map<std::string, bool> objects(hid_t file) {
+  std::map<std::string, bool> found{{"/", false}};
+  H5Ovisit2(
+      file, H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        if (std::strcmp(name, ".") == 0) return 0;
+        if (info->type == H5O_TYPE_DATASET || info->type == H5O_TYPE_GROUP) {
+          std::string path(1, '/');
+          path.append(name);
+          (*static_cast<std::map<std::string, bool>*>(data))[path] = info->type == H5O_TYPE_DATASET;
+        }
+        return 0;
+      },
+      &found, H5O_INFO_BASIC);
+  return found;
 }
 
 }  // namespace twinflow::h5

@@ -5,6 +5,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <map>
 #include <string>
 
 namespace twinflow::h5 {
@@ -32,6 +33,10 @@ void write_attribute(hid_t file, const std::string& object, const std::string& n
 /// Reads an attribute; throws RuntimeFailure when it is missing.
 void read_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type, void* data);
 std::string read_string_attribute(hid_t file, const std::string& object, const std::string& name);
+
+/// Every object of an open file: path ("/a/b") → whether it is a dataset
+/// (else a group). Local to the calling rank.
+std::map<std::string, bool> objects(hid_t file);
 
 /// Transfer list for collective raw-data I/O (caller closes it).
 hid_t collective_transfer();

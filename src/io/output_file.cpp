@@ -6,9 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "twinflow/core/collective.hpp"
 #include "twinflow/core/error.hpp"
@@ -179,6 +177,12 @@ void OutputFile::write_grid(const Box& box) {
     std::vector<double> x(static_cast<std::size_t>(box.cells[k]));
     for (std::int64_t i = 0; i < box.cells[k]; ++i) x[i] = box.centre(k, i);
     write_vector("/grid/x" + std::to_string(k), x);
+    // The cell faces, for plots of cell averages (pcolormesh) and the
+    // XDMF sidecar's mesh of cells.
+    std::vector<double> faces(static_cast<std::size_t>(box.cells[k] + 1));
+    for (std::int64_t i = 0; i <= box.cells[k]; ++i)
+      faces[i] = i == box.cells[k] ? box.upper[k] : box.lower[k] + static_cast<double>(i) * box.spacing(k);
+    write_vector("/grid/x" + std::to_string(k) + "_faces", faces);
   }
   attribute("/grid", "dim", static_cast<std::int64_t>(box.dim));
   attribute("/grid", "lower", lo);
@@ -300,65 +304,6 @@ void OutputFile::commit() {
       throw RuntimeFailure("cannot rename '" + partial_ + "' to '" + path_ + "': " + std::strerror(errno));
   });
   committed_ = true;
-}
-
-void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box,
-                const std::vector<double>& times, const std::vector<std::string>& series) {
-  on_root_and_agree(comm, [&] {
-    const fs::path h5(h5_path);
-    const std::string xmf = fs::path(h5).replace_extension(".xmf").string();
-    const std::string file = h5.filename().string();
-    // XDMF lists dimensions slowest first and its X axis is the fastest
-    // varying one: our last grid axis. Pad to 3-D for ParaView.
-    std::vector<std::int64_t> dims;
-    for (int k = 0; k < box.dim; ++k) dims.push_back(box.cells[k]);
-    std::ostringstream shape;
-    for (std::size_t k = 0; k < dims.size(); ++k) shape << (k ? " " : "") << dims[k];
-    std::ostringstream os;
-    os << "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n"
-       << "  <Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
-    const char* topo = box.dim == 3 ? "3DRectMesh" : "2DRectMesh";
-    for (std::size_t j = 0; j < times.size(); ++j) {
-      os << "   <Grid Name=\"t" << j << "\" GridType=\"Uniform\">\n"
-         << "    <Time Value=\"" << times[j] << "\"/>\n";
-      if (box.dim == 1) {
-        os << "    <Topology TopologyType=\"2DRectMesh\" Dimensions=\"1 " << dims[0] << "\"/>\n"
-           << "    <Geometry GeometryType=\"VXVY\">\n"
-           << "     <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"" << dims[0]
-           << "\">" << file << ":/grid/x0</DataItem>\n"
-           << "     <DataItem Format=\"XML\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"1\">0</DataItem>\n"
-           << "    </Geometry>\n";
-      } else {
-        os << "    <Topology TopologyType=\"" << topo << "\" Dimensions=\"" << shape.str() << "\"/>\n"
-           << "    <Geometry GeometryType=\"" << (box.dim == 3 ? "VXVYVZ" : "VXVY") << "\">\n";
-        for (int k = box.dim - 1; k >= 0; --k)
-          os << "     <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\""
-             << dims[k] << "\">" << file << ":/grid/x" << k << "</DataItem>\n";
-        os << "    </Geometry>\n";
-      }
-      for (const auto& s : series) {
-        const std::string name = s.substr(1);
-        os << "    <Attribute Name=\"" << name << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
-           << "     <DataItem ItemType=\"HyperSlab\" Dimensions=\"" << (box.dim == 1 ? "1 " : "") << shape.str()
-           << "\" Type=\"HyperSlab\">\n"
-           << "      <DataItem Dimensions=\"3 " << dims.size() + 1 << "\" Format=\"XML\">" << j;
-        for (std::size_t k = 0; k < dims.size(); ++k) os << " 0";
-        os << " 1";
-        for (std::size_t k = 0; k < dims.size(); ++k) os << " 1";
-        os << " 1";
-        for (std::size_t k = 0; k < dims.size(); ++k) os << " " << dims[k];
-        os << "</DataItem>\n      <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"8\" Dimensions=\""
-           << times.size() << " " << shape.str() << "\">" << file << ":" << s << "</DataItem>\n"
-           << "     </DataItem>\n    </Attribute>\n";
-      }
-      os << "   </Grid>\n";
-    }
-    os << "  </Grid>\n </Domain>\n</Xdmf>\n";
-    const std::string tmp = xmf + ".partial";
-    std::ofstream(tmp) << os.str();
-    if (std::rename(tmp.c_str(), xmf.c_str()) != 0)
-      throw RuntimeFailure("cannot write XDMF sidecar '" + xmf + "'");
-  });
 }
 
 }  // namespace twinflow

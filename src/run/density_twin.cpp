@@ -12,6 +12,7 @@
 #include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
+#include "twinflow/io/xdmf.hpp"
 #include "twinflow/pde/linear_evolution.hpp"
 
 namespace twinflow {
@@ -311,11 +312,7 @@ void DensityTwinExperiment::prepare_output(OutputFile& out) {
 }
 
 void DensityTwinExperiment::write_sidecars(MPI_Comm comm, const std::string& output) const {
-  if (!has_grid()) return;
-  std::vector<std::string> series;
-  if (pde_on_) series.push_back("/pde/density");
-  if (particles_on_) series.push_back("/particles/histogram");
-  write_xdmf(comm, output, grid_->box(), times_, series);
+  if (has_grid()) write_xdmf(comm, output, grid_->box());
 }
 
 }  // namespace twinflow

@@ -418,7 +418,7 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
         problems.append(f"core dump(s) left: {cores}")
     if out_path:
         partial = out_path + ".partial"
-        xmf = os.path.splitext(out_path)[0] + ".xmf"
+        xmf = os.path.splitext(out_path)[0] + ".xmf"  # (and its .xmf2, .reverse.xmf*)
         if case.exists == "file":
             with open(out_path, "rb") as f:
                 if f.read() != before:
@@ -436,7 +436,7 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
             problems.append(f"{partial} exists afterwards")
         if os.path.exists(xmf):
             problems.append(f"{xmf} exists afterwards")
-    leftovers = [f for f in os.listdir(cwd) if f.endswith((".partial", ".h5", ".xmf"))]
+    leftovers = [f for f in os.listdir(cwd) if f.endswith((".partial", ".h5", ".xmf", ".xmf2"))]
     if leftovers:
         problems.append(f"files left in the working directory: {leftovers}")
     return case.name, problems, secs, cmd, err

@@ -251,11 +251,14 @@ def check_xdmf(xmf, h5):
             if not check(":" in text, f"XDMF DataItem '{text}' is not 'file.h5:/path'"):
                 continue
             fname, obj = text.split(":", 1)
+            # XDMF 3 selects a snapshot in the reference itself:
+            # path|start:stride:count:dataspace, the dataspace the dataset's shape.
+            obj, _, slab = obj.partition("|")
             refs += 1
             check(fname == os.path.basename(h5), f"XDMF references file '{fname}', expected '{os.path.basename(h5)}'")
             if not check(obj in f, f"XDMF references '{obj}', which is not in {h5}"):
                 continue
-            dims = item.get("Dimensions")
+            dims = slab.split(":")[-1] if slab else item.get("Dimensions")
             if dims and isinstance(f[obj], h5py.Dataset):
                 check(tuple(int(d) for d in dims.split()) == f[obj].shape,
                       f"XDMF Dimensions '{dims}' of {obj} do not match its shape {f[obj].shape}")
@@ -293,7 +296,8 @@ def main():
     check("twinflow: error" not in out + err, "the run printed an error line")
     if check(os.path.isfile(h5), f"{h5} was not written"):
         check_file(h5, nranks, PARTICLES)
-        check_xdmf(xmf, h5)
+        for sidecar in (xmf, xmf + "2", xmf.replace(".xmf", ".reverse.xmf"), xmf.replace(".xmf", ".reverse.xmf2")):
+            check_xdmf(sidecar, h5)
 
     return report("check_output", check.failures)
 

@@ -93,9 +93,4 @@ class OutputFile {
   bool committed_ = false, retained_ = false;
 };
 
-/// Rank 0 writes an XDMF sidecar next to an HDF5 file so that ParaView opens
-/// the listed series as time series. Collective (others wait).
-void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box,
-                const std::vector<double>& times, const std::vector<std::string>& series);
-
 }  // namespace twinflow
