@@ -6,7 +6,7 @@
 //     conditionals with the same site tensors and the normalisation, with
 //     no draw, no branch and no packing, on preallocated vectors;
 //     a NumPy reference of the same sampler is benchmarks/spin_sampling_numpy.py;
-//   * the reverse jump process at L = 1000 (thinning, S7), in candidates
+//   * the reverse jump process at L = 1000 (thinning, docs/spin.md (S7)), in candidates
 //     per second, against the floor of a candidate: the three L-site passes
 //     of 2 × 2 products its flip ratios and bound take.
 #include <benchmark/benchmark.h>

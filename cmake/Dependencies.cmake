@@ -29,7 +29,7 @@ find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 # Eigenvalues of the free family's random matrices (dsyevd, zheevd).
 pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 
-# Exponentially scaled Bessel functions for the Kac law (README, (C3)).
+# Exponentially scaled Bessel functions for the Kac law (docs/kac.md (C3)).
 pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 
 # Neural velocity fields, trained by flow matching (nn/): libtorch's tensors,

@@ -1,4 +1,4 @@
-// Gaussian mixtures: the closed-form oracle (O3) of the README checked against
+// Gaussian mixtures: the closed-form oracle docs/ou.md (O3) checked against
 // itself by independent means (finite differences, quadrature, limits).
 #include <gtest/gtest.h>
 

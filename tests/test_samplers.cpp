@@ -1,5 +1,5 @@
 // Particle side of `ou`: the reverse schemes against the exact affine
-// recursion for Gaussian data (README, (O7)), the forward transition against
+// recursion for Gaussian data (docs/ou.md (O7)), the forward transition against
 // the closed form, and rank-count independence. Runs at 1, 2 and 3 ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>

@@ -99,7 +99,7 @@ std::unique_ptr<ReferenceLaw> ScoreDiffusionExperiment::forward_law(double t) co
 std::unique_ptr<ReferenceLaw> ScoreDiffusionExperiment::reverse_law(std::int64_t step, double s) const {
   if (!one_gaussian()) return forward_law(horizon() - s);
   // One Gaussian: every step is affine, so the chain's own law after `step`
-  // steps is known exactly (the affine recursion, README (O7) and (K7)).
+  // steps is known exactly (the affine recursion, docs/ou.md (O7) and docs/kinetic.md (K7)).
   const auto law = scheme_.affine_law([this](double sigma) { return gaussian_marginal(sigma); }, step);
   const auto n = static_cast<int>(law.mean.size());
   GaussianComponent c;

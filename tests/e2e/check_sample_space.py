@@ -9,14 +9,14 @@ Runs on NRANKS MPI ranks and checks with h5py and numpy only:
   * ou in d = 8 with one Gaussian N(m, diag(s^2)), exact scores, REL-EI: no
     grid and no PDE in the file, the sample space's axes, and at every output
     the forward particles against the closed-form marginal and the generated
-    ones against the Gaussian affine recursion (O7) of the README (the exact law of
+    ones against the Gaussian affine recursion docs/ou.md (O7) (the exact law of
     the chain): the largest mean and covariance z-scores below 4.5 (over 8
     means and 36 covariances, familywise 3e-4 per output), mean
     log-likelihoods within 4.5 standard errors, the sliced W1 within 3 times
     its noise level; one table per twin on stdout;
   * kac in d = 4 with two point masses whose supports stay apart (c T = 0.5
     against a distance of 2, so the flow can return every sample to its own
-    atom, (C8)): the forward particles against the exact Kac process
+    atom, docs/kac.md (C8)): the forward particles against the exact Kac process
     of another seed (moments and sliced W1, the same bounds), the Kac flow's
     samples at s = T against the data law, and the ou sampler side by side.
 

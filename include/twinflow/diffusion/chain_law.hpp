@@ -1,6 +1,6 @@
 #pragma once
 // The law of a fixed-step reverse chain computed on a grid with no sampling
-// (README, (O8) and (K7)). The density is held as
+// (docs/ou.md (O8) and docs/kinetic.md (K7)). The density is held as
 // point values at the cell centres of a 1-D or 2-D box, i.e. as the
 // trigonometric polynomial through them on the periodic box. One step,
 //   p'(y') = ∫ p(y) φ_Q(y' − T(y)) dy,   T = the scheme's deterministic map,

@@ -1,5 +1,5 @@
 #pragma once
-// Fixed-step reverse schemes of a linear diffusion (README, (K5)). With
+// Fixed-step reverse schemes of a linear diffusion (docs/kinetic.md (K5)). With
 // h = T/N and the score s(σ, y) = ∇log p_σ(y) evaluated at σ_k = T − k h
 // (never at 0), the reverse SDE dY = (−A Y + D s) ds + Σ dB becomes
 //   REL-EI  Y' = e^{hAᵀ} Y + Φ_h D (s + Y) + ξ,  Φ_h = ∫_0^h e^{uAᵀ} du,  Cov ξ = I − e^{hAᵀ} e^{hA}
@@ -9,7 +9,7 @@
 // each is Y' = M Y + N s(σ_k, Y) + ξ: a deterministic map followed by
 // Gaussian noise. The probability-flow ODE dY/ds = −A Y + ½ D s is
 // integrated with the explicit midpoint rule (no noise). For `ou` these are
-// exactly the formulas (O5). Nothing here is collective.
+// exactly the formulas docs/ou.md (O5). Nothing here is collective.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,7 +62,7 @@ class FixedStepScheme {
   bool has_noise() const { return scheme_ != Scheme::kPfOde; }
 
   /// Exact law of Y_N from γ^n when every p_σ is one Gaussian N(m_σ, C_σ)
-  /// (so every step is affine, README (O7) and (K7)): returns mean and
+  /// (so every step is affine, docs/ou.md (O7) and docs/kinetic.md (K7)): returns mean and
   /// covariance. `marginal(σ)` gives (m_σ, C_σ).
   struct Gaussian {
     Eigen::VectorXd mean;

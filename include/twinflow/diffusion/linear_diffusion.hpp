@@ -1,6 +1,6 @@
 #pragma once
 // Linear (Ornstein–Uhlenbeck type) diffusions dZ = A Z dt + Σ dB on R^n with
-// D = ΣΣᵀ and A + Aᵀ + D = 0, so that γ^n is stationary (README, (K1)):
+// D = ΣΣᵀ and A + Aᵀ + D = 0, so that γ^n is stationary (docs/kinetic.md (K1)):
 //   `ou`      n = d,  A = −I,                 D = 2I;
 //   `kinetic` n = 2d, A = [[0, I], [−I, −2I]], D = diag(0, 4I), z = (x, v).
 // Everything a score-diffusion family needs follows from (A, D): the exact

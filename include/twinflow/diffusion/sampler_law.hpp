@@ -1,5 +1,5 @@
 #pragma once
-// The `sampler_law` report of a score-diffusion run (README, (O6)–(O8), (K6)–(K7)): the law
+// The `sampler_law` report of a score-diffusion run (docs/ou.md (O6)–(O8), docs/kinetic.md (K6)–(K7)): the law
 // of the sampler's output Y_N computed on the grid (ChainLaw), its KL and L1
 // distance to the data, the theoretical bound, the closed-form Gaussian
 // recursion when the data are one Gaussian, and a check of the particles

@@ -1,8 +1,8 @@
 #pragma once
 // Gaussian mixtures μ = Σ_i w_i N(m_i, Σ_i): the data laws of several
-// families and, evolved under the OU semigroup, the closed-form oracle of
-// README (O3). A component with Σ_i = 0 is a point mass. Nothing here is
-// collective.
+// families (docs/conventions.md, "Gaussian mixtures") and, evolved under
+// the OU semigroup, the closed-form oracle of docs/ou.md (O3). A component
+// with Σ_i = 0 is a point mass. Nothing here is collective.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #pragma once
 // A neural velocity field v_θ(x, t): R^d × R → R^d, the multilayer
-// perceptron of flow matching (README, "Neural velocity fields"): input
+// perceptron of flow matching (docs/kac.md, "The Kac flow with a
+// trained velocity"): input
 // (x, t), `depth` hidden layers of `width` units with the SiLU activation
 // x σ(x), a linear output; double precision, one intra-op thread per rank
 // (libtorch). The initial weights are a function of the seed alone (PyTorch's

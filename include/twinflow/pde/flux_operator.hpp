@@ -7,9 +7,9 @@
 // (finite_volume.hpp). It is exact for the equilibrium profile across a
 // face, second order in h, conservative (the columns sum to zero) and an
 // M-matrix for any b h, so implicit Euler keeps p positive. b = x is the
-// OU Fokker–Planck operator (README, (O2)), b = 0 the heat equation, and
+// OU Fokker–Planck operator (docs/ou.md (O2)), b = 0 the heat equation, and
 // b = −2∇log η the mean-field game's controlled Fokker–Planck operator
-// (README, "The mfg family").
+// (docs/mfg.md (M1), (M3)).
 #include <petscmat.h>
 
 #include <functional>

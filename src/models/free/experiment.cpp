@@ -1,5 +1,5 @@
 // The `free` family: free-probability diffusion of spectral measures
-// (README, "The free family"), on the density-twin layout:
+// (docs/free.md (F1)–(F9)), on the density-twin layout:
 //   pde      the free Fokker–Planck equation, publishing J = 2πHρ at every
 //            time a reverse sampler reads it;
 //   forward  random matrices (matrix-ou exact in law, or the Dyson SDE);
@@ -621,7 +621,7 @@ class FreeExperiment : public DensityTwinExperiment {
 
 Family family() {
   return {"free",
-          "free-probability diffusion: free Fokker–Planck, random matrices, the free score, JKO (README, \"The free family\")",
+          "free-probability diffusion: free Fokker–Planck, random matrices, the free score, JKO (docs/free.md)",
           declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<FreeExperiment>(c, comm); },
           false,

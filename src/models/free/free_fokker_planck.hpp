@@ -1,6 +1,6 @@
 #pragma once
 // The free Fokker–Planck equation ∂_t ρ + ∂_x(ρ v) = 0, v = −θx + σ²πHρ
-// (README, "The free family") on the 1-D grid: finite volumes, MUSCL reconstruction with
+// (docs/free.md (F2)) on the 1-D grid: finite volumes, MUSCL reconstruction with
 // the monotonised-central limiter and upwind fluxes, zero flux through the
 // box's ends, and PETSc's SSP Runge–Kutta (rks3, 4 stages) in time with a
 // step under the CFL limit of the current velocity. Conservative; positive

@@ -1,6 +1,6 @@
 #pragma once
-// The free Ornstein–Uhlenbeck process on spectral measures (README, "The free
-// family"): dX = −θX dt + σ dS, whose law is
+// The free Ornstein–Uhlenbeck process on spectral measures (docs/free.md
+// (F1), (F3), (F4)): dX = −θX dt + σ dS, whose law is
 //   μ_t = D_{a_t} μ_0 ⊞ SC(0, v_t),  a_t = e^{−θt},  v_t = σ²(1 − e^{−2θt})/(2θ),
 // for data μ_0 a mixture of atoms δ_c and semicircles SC(c, s) (density
 // √(4s − (x−c)²)/(2πs)). Everything here is closed form or a scalar root
@@ -63,7 +63,7 @@ class FreeOu {
   /// D_{a_t} μ_0: centres scaled by a_t, variances by a_t².
   SpectralMixture scaled_data(double t) const;
 
-  /// The subordination recipe (README, "The free family") at u (t > 0): w ≥ 0 solving
+  /// The subordination recipe (docs/free.md (F3)) at u (t > 0): w ≥ 0 solving
   /// ∫ dμ̃(y)/((u − y)² + w²) = 1/v (w = 0 when the left side stays below),
   /// μ̃ = D_{a_t} μ_0; then x = u + v Re G̃(u + iw), ρ = w/(πv), J = 2(x − u)/v.
   /// x is increasing in u.

@@ -1,6 +1,6 @@
 #pragma once
-// The particle side of the free family (README, "The free
-// family"): ensembles of N×N random matrices, real symmetric (β = 1) or
+// The particle side of the free family (docs/free.md (F7),
+// (F8)): ensembles of N×N random matrices, real symmetric (β = 1) or
 // Hermitian (β = 2), one matrix per unit (its N eigenvalues are the unit's
 // N points, never split across ranks). Randomness is keyed by (seed,
 // stream, unit id, step), so a unit's history does not depend on the rank

@@ -1,6 +1,6 @@
 #pragma once
 // The nonlocal pieces of the free Fokker–Planck equation on a line of M
-// cells of width h (README, "The free family"), for cell
+// cells of width h (docs/free.md (F6)), for cell
 // averages ρ_j of a piecewise-constant density:
 //   πHρ(x_i) = Σ_j K_{i−j} ρ_j − (ln 2/2)(ρ_{i+1} − ρ_{i−1}),
 //     K_m = log|(m + ½)/(m − ½)|, K_0 = 0 (the exact kernel of the

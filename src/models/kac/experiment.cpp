@@ -1,5 +1,5 @@
 // The `kac` family: telegrapher's equation, Kac processes and Kac flows
-// (README, "Numerical methods (kac)"), on the density-twin layout with one stage of its own:
+// (docs/kac.md (C1)–(C9)), on the density-twin layout with one stage of its own:
 // `ou_reverse`, the ou REL-EI sampler on the same data with the same step
 // count, for the generative comparison side by side.
 #include <cmath>
@@ -725,7 +725,7 @@ class KacExperiment : public DensityTwinExperiment {
 }  // namespace
 
 Family family() {
-  return {"kac", "telegrapher's equation, Kac processes and Kac flows (README, \"Numerical methods (kac)\")", declare,
+  return {"kac", "telegrapher's equation, Kac processes and Kac flows (docs/kac.md)", declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<KacExperiment>(c, comm); }};
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // What the kac family measures of generated samples against the data law
-// (README, "The Kac flow with a trained velocity"), for every generative
+// (docs/kac.md, "Generated samples against the data law"), for every generative
 // sampler of a run side by side: the mean log-likelihood under the true
 // mixture (data with positive definite covariances), the fraction of samples
 // within kNearMode of a mode (the nearest component mean), the mode weights

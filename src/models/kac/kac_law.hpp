@@ -1,6 +1,6 @@
 #pragma once
 // The one-dimensional Kac process K_t from 0 with switching rate a and speed
-// c (README, (C1), (C3)–(C5)): two atoms of mass e^{−at}/2 at ±ct and a continuous part
+// c (docs/kac.md (C1), (C3)–(C5)): two atoms of mass e^{−at}/2 at ±ct and a continuous part
 // u_c on (−ct, ct) with flux j_c. The d-dimensional process is the product
 // of d independent copies, so every closed form of the family is built from
 // these. Bessel functions are GSL's exponentially scaled I_0, I_1, so

@@ -1,6 +1,6 @@
 #pragma once
-// Flow velocities as neural networks (README, "The Kac flow with a trained
-// velocity"), trained by flow matching: the regression of a conditional
+// Flow velocities as neural networks (docs/kac.md, "The Kac flow with a
+// trained velocity"), trained by flow matching: the regression of a conditional
 // velocity on (x_τ, τ), with X_0 from the data and τ uniform on (0, τ_max].
 // Its minimiser is the marginal velocity E[target | x_τ]. Two conditional
 // paths, trained and sampled by the same code:

@@ -85,7 +85,7 @@ void ExactVelocity::at(double t, const double* x, double* v) const {
     return;
   }
   // No mass at x: follow the nearest component with v_K continued past its
-  // front, x/(t + 2/a) (the r → 0 limit of v_K, README (C4)), capped at c.
+  // front, x/(t + 2/a) (the r → 0 limit of v_K, docs/kac.md (C4)), capped at c.
   for (int i = 0; i < d; ++i)
     v[i] = std::clamp((x[i] - comps[nearest].mean[i]) / (t + 2 / a), -c, c);
 }

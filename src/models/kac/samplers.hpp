@@ -1,5 +1,5 @@
 #pragma once
-// Particle side of the `kac` family (README, "Numerical methods (kac)"): the exact Kac process
+// Particle side of the `kac` family (docs/kac.md (C1), (C7), (C8)): the exact Kac process
 // (exponential switching times, no time discretisation) and the velocity of
 // the generative Kac flow, which run/flow_sampler.hpp integrates backward
 // from T to 0 with a PETSc explicit Runge–Kutta scheme. Local computation (but for preparing a

@@ -1,6 +1,6 @@
 #pragma once
 // PDE side of the `kac` family: the telegrapher's equation as the system of
-// 2^d velocity populations of the product Kac process (README, (C2)),
+// 2^d velocity populations of the product Kac process (docs/kac.md (C2)),
 //   ∂_t p_σ + c σ·∇p_σ = a Σ_i (p_{σ with σ_i flipped} − p_σ),  σ ∈ {±1}^d,
 // one DMDA dof per population, zero-flux walls. Transport is explicit
 // (finite volumes, MUSCL reconstruction with the monotonised-central

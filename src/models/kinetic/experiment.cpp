@@ -6,7 +6,7 @@
 namespace twinflow::kinetic {
 namespace {
 
-// (K6) of the README: KL(μ⊗γ | law Y_N) <= KL(p_T|γ^{2d}) + 2h I(μ|γ) + O(h²) for
+// (K6) of docs/kinetic.md: KL(μ⊗γ | law Y_N) <= KL(p_T|γ^{2d}) + 2h I(μ|γ) + O(h²) for
 // the kinetic REL-EI with exact scores; the O(h²) term is not included.
 double kinetic_bound(const RelativeToGaussian& data, const GaussianMixture& terminal, const Box& box, double,
                      double h, std::string& formula) {
@@ -39,7 +39,7 @@ class KineticExperiment : public ScoreDiffusionExperiment {
 Family family() {
   return {"kinetic",
           "kinetic (underdamped) OU in phase space (x, v) "
-          "(README, \"Numerical methods (kinetic and the sampler law)\")",
+          "(docs/kinetic.md)",
           [](OptionSet& o) { declare_score_family_options(o, "kinetic", "0.5:-1.5:0.25;0.5:1.5:0.25"); },
           [](const Config& c, MPI_Comm comm) { return std::make_unique<KineticExperiment>(c, comm); },
           true};

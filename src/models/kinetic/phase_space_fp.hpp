@@ -1,5 +1,5 @@
 #pragma once
-// PDE side of the `kinetic` family (README, (K3)): the phase-space
+// PDE side of the `kinetic` family (docs/kinetic.md (K3)): the phase-space
 // Fokker–Planck equation of the kinetic OU process for d = 1 on the (x, v)
 // grid (axis 0 = x, axis 1 = v),
 //   ∂_t p = −v ∂_x p + ∂_v((x + 2v) p) + 2 ∂_vv p,   zero-flux walls.

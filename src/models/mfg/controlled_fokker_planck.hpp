@@ -1,6 +1,6 @@
 #pragma once
-// The forward equation of the mean-field game's optimality system (README,
-// "The mfg family", (M1), (M3)) on the grid, in the game's clock t:
+// The forward equation of the mean-field game's optimality system
+// (docs/mfg.md (M1), (M3)) on the grid, in the game's clock t:
 //   ∂_t ρ + ∇·(ρ ∇Φ) = β Δρ,   Φ = 2β log η(·, t),   ρ_0 = η(·, 0),
 // with the Cole–Hopf potential η(·, t) = H * N(0, 2β(T − t) I) of a score's
 // terminal law H in closed form. In the flux form of flux_operator.hpp it is

@@ -1,6 +1,6 @@
 // The `mfg` family: score-based generation as a Wasserstein proximal
 // operator whose optimality system is a mean-field game, linearised by
-// Cole–Hopf into a heat equation (README, "The mfg family"). On
+// Cole–Hopf into a heat equation (docs/mfg.md (M1)–(M7)). On
 // the density-twin layout, in the heat clock τ = T − t of the game:
 //   pde      η(·, τ) = H * N(0, 2βτ I) by the finite-volume heat equation
 //            ∂_τ η = β Δη from the terminal law H of the score (η_T up to
@@ -363,7 +363,7 @@ class MfgExperiment : public DensityTwinExperiment {
     std::ostringstream os;
     char line[200];
     os << "\nControlled Fokker-Planck d_t rho + div(rho grad Phi) = beta Lap rho (game time t, the "
-       << scores_.front().name << " score's Phi;\nits solution is eta at heat time tau = T - t, README (M3)):\n";
+       << scores_.front().name << " score's Phi;\nits solution is eta at heat time tau = T - t, docs/mfg.md (M3)):\n";
     std::snprintf(line, sizeof line, "%8s | %14s | %14s %14s\n", "t", "mass", "L1 eta exact", "L1 eta PDE");
     os << line;
     for (std::size_t i = 0; i < n; ++i) {
@@ -678,7 +678,7 @@ class MfgExperiment : public DensityTwinExperiment {
 Family family() {
   return {"mfg",
           "score generation as a Wasserstein proximal operator: mean-field game, Cole–Hopf heat equation, "
-          "exact, empirical and kernel scores, memorisation (README, \"The mfg family\")",
+          "exact, empirical and kernel scores, memorisation (docs/mfg.md)",
           declare,
           [](const Config& c, MPI_Comm comm) { return std::make_unique<MfgExperiment>(c, comm); },
           false,

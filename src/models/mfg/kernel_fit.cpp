@@ -21,7 +21,7 @@ void declare_kernel_options(OptionSet& o) {
         Accept::integer(0, 1e7));
   o.add("mfg.kernel.covariance", "shared",
         "kernel covariance: shared (one Σ for every centre; the loss has one minimiser) or per_centre (one Σ_i "
-        "each; the loss of finitely many samples is unbounded below, README)",
+        "each; the loss of finitely many samples is unbounded below, docs/mfg.md (M7))",
         Accept::choice({"shared", "per_centre"}));
   o.add("mfg.train.iterations", "200", "TAO iterations at most for the kernel score's training",
         Accept::integer(1, 1e9));

@@ -1,6 +1,6 @@
 #pragma once
 // The memorisation measures of generated samples against the training set
-// (README, "The mfg family"): a sample is memorised when its
+// (docs/mfg.md (M6)): a sample is memorised when its
 // nearest training point is three times closer than the second nearest,
 // ‖x − NN₁‖ < ⅓ ‖x − NN₂‖; beside the fraction, the mean distance to the
 // nearest training point and to the nearest point of a fresh set of the

@@ -2,7 +2,7 @@
 // Particle side of the mfg family, for a terminal law H (the data law for
 // the exact score, the training points' point masses for the empirical
 // one). With τ = T − t the Cole–Hopf potential is η(·, t) = H * N(0, 2βτ I)
-// (README, "The mfg family"):
+// (docs/mfg.md (M2), (M5)):
 //   HeatForwardSampler  the heat process X_τ = X_0 + √(2βτ) Z from X_0 ~ H,
 //                       whose law is η at τ (the density twin's clock);
 //   BridgeSampler       the generative SDE dX = 2β ∇log η dt + √(2β) dW

@@ -7,7 +7,7 @@
 namespace twinflow::ou {
 namespace {
 
-// (O6) of the README: KL(μ | law Y_N) <= e^{−2T} KL(μ|γ) + h I(μ|γ) for REL-EI with
+// (O6) of docs/ou.md: KL(μ | law Y_N) <= e^{−2T} KL(μ|γ) + h I(μ|γ) for REL-EI with
 // exact scores.
 double rel_ei_bound(const RelativeToGaussian& data, const GaussianMixture&, const Box&, double horizon, double h,
                     std::string& formula) {
@@ -29,7 +29,7 @@ class OuExperiment : public ScoreDiffusionExperiment {
 }  // namespace
 
 Family family() {
-  return {"ou", "score diffusion on the Ornstein–Uhlenbeck semigroup (README, \"Numerical methods (ou)\")",
+  return {"ou", "score diffusion on the Ornstein–Uhlenbeck semigroup (docs/ou.md)",
           [](OptionSet& o) { declare_score_family_options(o, "ou", "0.5:-1.5:0.25;0.5:1.5:0.25"); },
           [](const Config& c, MPI_Comm comm) { return std::make_unique<OuExperiment>(c, comm); },
           true};

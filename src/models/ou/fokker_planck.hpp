@@ -1,5 +1,5 @@
 #pragma once
-// PDE side of the `ou` family: ∂_t p = ∇·(x p) + Δp (README, (O2)) on the grid
+// PDE side of the `ou` family: ∂_t p = ∇·(x p) + Δp (docs/ou.md (O2)) on the grid
 // with zero-flux walls, in flux form.
 #include <petscmat.h>
 

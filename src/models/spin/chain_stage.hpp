@@ -1,6 +1,6 @@
 #pragma once
-// Markov chains on the spin lattices as a stage of a run (README, "The spin
-// family", S12–S15). C chains, each a configuration of L sites, are split
+// Markov chains on the spin lattices as a stage of a run (docs/spin.md
+// (S12)–(S15)). C chains, each a configuration of L sites, are split
 // over the ranks by chain id; chain c at step n draws its uniforms from the
 // stream keyed by (seed, stream, c, n), so every chain is the same at any
 // rank count. A stage runs its chains once per setting (the noise times T

@@ -1,5 +1,5 @@
 #pragma once
-// Error bars of Markov chain averages (README, "The spin family", S15).
+// Error bars of Markov chain averages (docs/spin.md (S15)).
 // C independent chains each give a series a_{c,t}, t = 0..M−1, of one
 // observable. The chain-averaged series b_t = (1/C) Σ_c a_{c,t} is blocked
 // (Flyvbjerg and Petersen): at level k its blocks of 2^k consecutive values

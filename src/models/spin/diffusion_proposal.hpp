@@ -1,6 +1,6 @@
 #pragma once
-// Metropolis–Hastings with a diffusion model as the proposal (README, "The
-// spin family", S14). The model P_θ (any Mps) proposes x′ from the current
+// Metropolis–Hastings with a diffusion model as the proposal (docs/spin.md
+// (S14)). The model P_θ (any Mps) proposes x′ from the current
 // state x in one of two ways:
 //   direct     (T = 0) x′ ~ P_θ, independent of x;
 //   connected  (T > 0) y ~ K_T(· | x) by independent flips for time T, then

@@ -1,5 +1,5 @@
 // The `spin` family: discrete diffusion of lattice spins by independent
-// flips, exact with matrix product states (README, "The spin family").
+// flips, exact with matrix product states (docs/spin.md (S1)–(S11)).
 // spin.mode=twin (this file) runs the twins below; spin.mode=monte_carlo
 // runs Markov chains of P_0 with a learned diffusion proposal
 // (monte_carlo.hpp).
@@ -505,7 +505,7 @@ class SpinExperiment : public Experiment {
     return os.str();
   }
 
-  // The model's closed forms against the MPS (README, S9–S11).
+  // The model's closed forms against the MPS (docs/spin.md (S9)–(S11)).
   std::string closed_forms(OutputFile& out) const {
     std::ostringstream os;
     char line[300];
@@ -582,8 +582,7 @@ class SpinExperiment : public Experiment {
 
 Family family() {
   return {"spin",
-          "discrete diffusion of lattice spins by independent flips, exact with tensor networks (README, \"The spin "
-          "family\")",
+          "discrete diffusion of lattice spins by independent flips, exact with tensor networks (docs/spin.md)",
           declare,
           [](const Config& c, MPI_Comm comm) -> std::unique_ptr<Experiment> {
             if (c.choice("spin.mode") == "monte_carlo") return make_monte_carlo(c, comm);

@@ -80,7 +80,8 @@ int LatticeMoves::metropolis_sweep(std::uint8_t* x, UniformStream& u) const {
       if (x[k] != x[k + 1]) {
         const bool down = x[k] == 1;  // ↑↓ → ↓↑
         if (!down || h >= 1) {
-          // Heat bath: accepted with π(x′)/(π(x) + π(x′)) = 1/(1 + y^{∓2}).
+          // Heat bath: accepted with π(x′)/(π(x) + π(x′)): 1/(1 + y²) for
+          // ↑↓ → ↓↑, 1/(1 + y^{−2}) for ↓↑ → ↑↓ (docs/spin.md (S12)).
           const double log_ratio = (down ? -2.0 : 2.0) * log_y_;
           if (v <= 1 / (1 + std::exp(-log_ratio))) {
             std::swap(x[k], x[k + 1]);

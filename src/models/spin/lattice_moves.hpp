@@ -1,6 +1,6 @@
 #pragma once
-// The Monte Carlo a physicist runs on the spin family's models (README, "The
-// spin family", S12): the unnormalised target log π(x) and the local and
+// The Monte Carlo a physicist runs on the spin family's models (docs/spin.md
+// (S12)): the unnormalised target log π(x) and the local and
 // cluster moves that leave π invariant.
 //   ising1d, ising2d  single-spin-flip Metropolis, sites in order (a sweep
 //                     is L attempted flips);

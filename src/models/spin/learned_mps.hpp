@@ -1,6 +1,6 @@
 #pragma once
-// A learned non-negative MPS P_θ over L binary sites (README, "The spin
-// family", S13): entries A_i^b[j, k] = e^{θ_i^b[j,k]} with bonds
+// A learned non-negative MPS P_θ over L binary sites (docs/spin.md
+// (S13)): entries A_i^b[j, k] = e^{θ_i^b[j,k]} with bonds
 // χ_k = min(D, 2^k, 2^{L−k}) (D = spin.bond; a bond beyond 2^k adds nothing
 // a smaller one cannot hold), trained by minimising the negative
 // log-likelihood of samples,

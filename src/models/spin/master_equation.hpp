@@ -1,5 +1,5 @@
 #pragma once
-// The PDE side of the spin family (README, "The spin family", S3–S5): the
+// The PDE side of the spin family (docs/spin.md (S3)–(S5)): the
 // master equation on all 2^L configurations as a distributed PETSc Vec
 // (StateVectorSpace layout: contiguous blocks of state indices, site 0 the
 // most significant bit), with the generator applied matrix-free.

@@ -1,6 +1,6 @@
 #pragma once
-// The three lattice models of the spin family (README, "The spin family",
-// S9–S11) as data laws P_0 with their observables: the per-configuration
+// The three lattice models of the spin family (docs/spin.md
+// (S9)–(S11)) as data laws P_0 with their observables: the per-configuration
 // values that samples are averaged over, and the exact expectations of the
 // same observables under any MPS law (P_t). Not collective.
 #include <cstdint>

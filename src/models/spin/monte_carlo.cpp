@@ -70,7 +70,7 @@ struct Settings {
   std::uint64_t seed = 0;
 };
 
-/// The learning loop (README, S13): from the model's start state, burn-in
+/// The learning loop (docs/spin.md (S13)): from the model's start state, burn-in
 /// Metropolis sweeps, then `rounds` rounds of `round_steps` steps, each step
 /// a Metropolis sweep and a direct proposal of the current P_θ per chain,
 /// every state after a step a sample; after each round P_θ is trained on

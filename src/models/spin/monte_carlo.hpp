@@ -1,8 +1,8 @@
 #pragma once
 // spin.mode = monte_carlo: Monte Carlo of the model's Boltzmann law π with a
 // learned tensor-network diffusion model as the proposal, against the
-// Monte Carlo a physicist would otherwise run (README, "The spin family",
-// S12–S15). The stages, in order:
+// Monte Carlo a physicist would otherwise run (docs/spin.md
+// (S12)–(S15)). The stages, in order:
 //   metropolis  local Metropolis sweeps;
 //   wolff       Wolff cluster updates (ising2d with J > 0, h = 0);
 //   learn       rounds of sampling (a Metropolis sweep and a direct

@@ -19,7 +19,7 @@ constexpr Stream kExactReverseStream = static_cast<Stream>(static_cast<std::uint
 constexpr std::size_t kCachedWindows = 1024;
 
 /// The flip kernel's bounds over an interval of noise times [τ_lo, τ_hi]
-/// (S7): entrywise K_τ lies between these two non-stochastic kernels.
+/// (docs/spin.md (S7)): entrywise K_τ lies between these two non-stochastic kernels.
 Eigen::Matrix2d kernel_bound(double gamma, double tau_lo, double tau_hi, bool upper) {
   const double u_small = std::exp(-2 * gamma * tau_hi), u_large = std::exp(-2 * gamma * tau_lo);
   const double stay = 0.5 * (1 + (upper ? u_large : u_small)), flip = 0.5 * (1 - (upper ? u_small : u_large));

@@ -1,5 +1,5 @@
 #pragma once
-// The particle side of the spin family (README, "The spin family", S6–S8):
+// The particle side of the spin family (docs/spin.md (S6)–(S8)):
 // configurations of L sites, one unit each, drawn and moved exactly.
 //   ExactSampler   fresh autoregressive samples of P_t at every output (at
 //                  t = 0 the direct samples of P_0);

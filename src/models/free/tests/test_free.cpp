@@ -1,4 +1,4 @@
-// The free family against its closed forms (README, "The free family"):
+// The free family against its closed forms (docs/free.md (F1)–(F9)):
 // the law by subordination, moments, the grid Hilbert transform and
 // logarithmic energy, the free Fokker–Planck solver (orders from two
 // resolutions), the matrix samplers (finite-N moments, Dyson against

@@ -1,4 +1,4 @@
-// The `kac` family against README (C1)–(C9): the Kac law (mass, moments, v_K, the
+// The `kac` family against docs/kac.md (C1)–(C9): the Kac law (mass, moments, v_K, the
 // diffusion limit), the telegrapher PDE (mass, E K_t², the closed form away
 // from the fronts with its observed order), the exact Kac process, the Kac
 // flow recovering a two-point law, and rank-count independence. Runs at 1,
@@ -233,7 +233,8 @@ TEST(GenerativeMetrics, ExactSamplesOfNarrowModesMeetTheClosedForms) {
   // The marginals are three atoms of 1/3 at the bins' resolution: W1 of
   // order the weights' noise times the atoms' spacing.
   EXPECT_LT(m.marginal_w1, 4.5 * 2 * std::sqrt(1.0 / 3 * 2.0 / 3 / n));
-  // The same samples moved by 0.1 along x: none near a mode, W1 = 0.1.
+  // The same samples moved by 0.1 along x: none near a mode; the marginal
+  // W1 is 0.1 on x and 0 on y, 0.05 averaged over the two coordinates.
   for (std::int64_t p = 0; p < e.count; ++p) e.x[2 * p] += 0.1;
   const auto moved = kac::GenerativeMetrics::measure(MPI_COMM_WORLD, data, e);
   EXPECT_EQ(moved.near_mode, 0.0);

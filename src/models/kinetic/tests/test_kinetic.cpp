@@ -1,5 +1,5 @@
 // The `kinetic` family and the exact law of the fixed-step samplers
-// (README, (O7)–(O8) and (K1)–(K7)): the phase-space algebra against its closed forms, the
+// (docs/ou.md (O7)–(O8) and docs/kinetic.md (K1)–(K7)): the phase-space algebra against its closed forms, the
 // phase-space Fokker–Planck solver against the closed-form mixture solution
 // with its observed order, the grid law of the discrete chains against the
 // Gaussian affine recursion, the kinetic sampler against the same recursion,
@@ -79,7 +79,7 @@ double chain_kl(const LinearDiffusion& diffusion, const GaussianMixture& data, S
 
 }  // namespace
 
-TEST(KineticAlgebra, ClosedFormsOfMathSection2) {
+TEST(KineticAlgebra, ClosedFormsOfK1K2AndK5) {
   const LinearDiffusion k = LinearDiffusion::kinetic(1);
   const Matrix& a = k.drift();
   EXPECT_EQ((a + a.transpose() + k.diffusion()).cwiseAbs().maxCoeff(), 0.0);

@@ -134,7 +134,7 @@ def check_default(path):
         check(f["/controlled/density"].attrs["max_relative_mass_drift"] < 1e-12
               and np.all(np.abs(controlled["mass"][...] / controlled["mass"][0] - 1) < 1e-12),
               f"default: controlled Fokker-Planck mass {controlled['mass'][...]}")
-        # ρ_t = η_t (M3), at heat time T − t: measured 1.3e-4 at t = 0.1 rising to 1.6e-2 at t = T,
+        # ρ_t = η_t (docs/mfg.md (M3)), at heat time T − t: measured 1.3e-4 at t = 0.1 rising to 1.6e-2 at t = T,
         # where η is narrowest; at β = ½ the exact score's H is π, so ρ_T's
         # distance to π is the same number.
         check(eta_l1[0] < 1e-14 and np.all(eta_l1[1:] < 2.5e-2) and np.all(np.diff(eta_l1) > 0),

@@ -267,8 +267,8 @@ TEST(MfgHeatBridge, PointMassesAreReachedExactly) {
 // The family's default data (four modes of variance 0.05 at (±1.5, ±1.5)),
 // 500 points: the first 100 are the centres, the other 400 the samples of
 // the loss. The Fisher divergence E_π|∇log η_T − ∇log π|² is the loss on
-// fresh points of π plus E_π|∇log π|² (MATH: the loss is the divergence
-// up to that constant), estimated on the same 20 000 fresh points for
+// fresh points of π plus E_π|∇log π|² (docs/mfg.md (M7): the loss is the
+// divergence up to that constant), estimated on the same 20 000 fresh points for
 // every model, so the comparisons are paired.
 //   Shared Σ: training from the bandwidths 0.1 and 0.7 reaches the same
 // minimiser, whose divergence is below both starts'.

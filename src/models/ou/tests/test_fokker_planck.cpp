@@ -1,4 +1,4 @@
-// PDE side of `ou` against the closed-form mixture solution ((O2), (O3) of the README):
+// PDE side of `ou` against the closed-form mixture solution (docs/ou.md (O2), (O3)):
 // error level, observed order from two resolutions, mass, positivity.
 // Runs at 1, 2 and 3 ranks.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The spin family's master equations and samplers against their exact
-// solutions (README, "The spin family"): the flip kernel against the MPS to
+// solutions (docs/spin.md (S2)–(S8)): the flip kernel against the MPS to
 // round-off, the forward master equation against the kernel with RK4's
 // order from two step sizes, the reverse master equation returning P_0,
 // the generator across non-aligned rank blocks, and the exact samplers
