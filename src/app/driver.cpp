@@ -33,8 +33,9 @@ namespace {
 /// twins and the field store; 3 saves samplers' per-rank event counts as
 /// their sums (CheckpointArchive::rank_counts); 4 keeps what a family's
 /// prepare() computed (the mfg kernel score); 5 trains the kac neural
-/// velocity in a stage of its own, its state with the family's.
-constexpr std::int64_t kCheckpointSchema = 5;
+/// velocity in a stage of its own, its state with the family's; 6 keeps the
+/// spin master equations' end figures with the family's state.
+constexpr std::int64_t kCheckpointSchema = 6;
 
 // The platform defaults each family changes, for --help.
 std::string family_defaults_text(const std::vector<Family>& families) {

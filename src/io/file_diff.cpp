@@ -122,14 +122,15 @@ class Differ {
  public:
   Differ(const DiffOptions& o, DiffResult& r) : options_(o), result_(r) {}
 
-  // Compares the values of `what` (a dataset path or "path:attribute").
-  void values(const std::string& what, const Values& a, const Values& b) {
+  // Compares the values of `what` (a dataset path or "path:attribute"),
+  // reals within `tolerance`.
+  void values(const std::string& what, const Values& a, const Values& b, const DiffTolerance& tolerance) {
     if (a.kind != b.kind)
       return differ(what + ": " + kind_name(a.kind) + " in A, " + kind_name(b.kind) + " in B");
     if (a.dims != b.dims)
       return differ(what + ": shape " + dims_text(a.dims) + " in A, " + dims_text(b.dims) + " in B");
     switch (a.kind) {
-      case Values::Kind::kReal: return reals(what, a.reals, b.reals);
+      case Values::Kind::kReal: return reals(what, a.reals, b.reals, tolerance);
       case Values::Kind::kInteger: {
         std::size_t count = 0, first = 0;
         for (std::size_t i = 0; i < a.integers.size(); ++i)
@@ -163,13 +164,14 @@ class Differ {
   }
 
  private:
-  void reals(const std::string& what, const std::vector<double>& a, const std::vector<double>& b) {
+  void reals(const std::string& what, const std::vector<double>& a, const std::vector<double>& b,
+             const DiffTolerance& tolerance) {
     std::size_t count = 0, worst = 0;
     double worst_excess = -1;
     for (std::size_t i = 0; i < a.size(); ++i) {
       const double x = a[i], y = b[i];
       if ((std::isnan(x) && std::isnan(y)) || x == y) continue;
-      const double d = std::abs(x - y), allowed = options_.atol + options_.rtol * std::abs(y);
+      const double d = std::abs(x - y), allowed = tolerance.atol + tolerance.rtol * std::abs(y);
       if (d <= allowed) {
         // The accepted difference closest to its allowance.
         const double used = d / allowed;
@@ -230,9 +232,9 @@ std::vector<std::string> attribute_names(hid_t object) {
   return names;
 }
 
-// An attribute named in the set, or ending in the suffix of a "*suffix" entry.
-bool ignored(const DiffOptions& o, const std::string& name) {
-  for (const std::string& pattern : o.ignored_attributes) {
+// A name in the set, or ending in the suffix of a "*suffix" entry.
+bool matches(const std::set<std::string>& patterns, const std::string& name) {
+  for (const std::string& pattern : patterns) {
     if (pattern == name) return true;
     if (pattern.size() > 1 && pattern[0] == '*' && name.size() >= pattern.size() - 1 &&
         name.compare(name.size() - (pattern.size() - 1), pattern.size() - 1, pattern, 1) == 0)
@@ -259,6 +261,14 @@ class File {
 };
 
 }  // namespace
+
+DiffTolerance DiffOptions::tolerance_of(const std::string& path) const {
+  const DiffTolerance* found = &tolerance;
+  std::size_t longest = 0;
+  for (const auto& [prefix, t] : tolerances)
+    if (prefix.size() >= longest && path.rfind(prefix, 0) == 0) found = &t, longest = prefix.size();
+  return *found;
+}
 
 std::set<std::string> DiffOptions::default_ignored_attributes() {
   return {"run_id",      "created_utc",  "git_sha",      "twinflow_version", "mpi_library", "nranks",
@@ -291,20 +301,21 @@ DiffResult diff_files(const std::string& path_a, const std::string& path_b, cons
     ++result.objects;
     const hid_t oa = H5Oopen(a.id(), path.c_str(), H5P_DEFAULT), ob = H5Oopen(b.id(), path.c_str(), H5P_DEFAULT);
     try {
-      if (dataset) differ.values(path, read_values(oa, false), read_values(ob, false));
+      if (dataset && !matches(options.ignored_datasets, path))
+        differ.values(path, read_values(oa, false), read_values(ob, false), options.tolerance_of(path));
       const std::vector<std::string> names_a = attribute_names(oa), names_b = attribute_names(ob);
       for (const auto& name : names_b)
-        if (!ignored(options, name) && H5Aexists(oa, name.c_str()) <= 0)
+        if (!matches(options.ignored_attributes, name) && H5Aexists(oa, name.c_str()) <= 0)
           differ.differ(path + ":" + name + ": attribute only in B");
       for (const auto& name : names_a) {
-        if (ignored(options, name)) continue;
+        if (matches(options.ignored_attributes, name)) continue;
         if (H5Aexists(ob, name.c_str()) <= 0) {
           differ.differ(path + ":" + name + ": attribute only in A");
           continue;
         }
         const hid_t aa = H5Aopen(oa, name.c_str(), H5P_DEFAULT), ab = H5Aopen(ob, name.c_str(), H5P_DEFAULT);
         try {
-          differ.values(path + ":" + name, read_values(aa, true), read_values(ab, true));
+          differ.values(path + ":" + name, read_values(aa, true), read_values(ab, true), options.tolerance);
         } catch (...) {
           H5Aclose(aa), H5Aclose(ab);
           throw;

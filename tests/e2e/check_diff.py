@@ -23,7 +23,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, mpiexec, need_h5py, report, run_bounded, run_twinflow  # noqa: E402
+from e2e_common import Checks, need_h5py, report, run_twinflow, twinflow_diff  # noqa: E402
 
 h5py, np = need_h5py("check_diff")
 check = Checks()
@@ -33,9 +33,7 @@ SMALL = ["--quiet", "--particles.count=3001", "--time.end=0.5", "--ou.steps=10",
 
 
 def diff(binary, scratch, *args):
-    code, out, err, _ = run_bounded([mpiexec(), "--oversubscribe", "-n", "1", binary, "diff"] + list(args), scratch,
-                                    TIMEOUT)
-    return code, out, err
+    return twinflow_diff(binary, scratch, *args, timeout=TIMEOUT)
 
 
 def main():
@@ -78,11 +76,24 @@ def main():
     code, out, _ = diff(binary, scratch, a, moved, "--rtol=1e-12")
     check(code == 0 and "equal within rtol 1e-12" in out and "closest to the tolerance" in out
           and "/pde/density" in out, f"one value moved, rtol 1e-12: exit {code}\n{out}")
+    # Tolerances of their own: the moved PDE value exact again under its
+    # prefix, accepted by a tolerance of its own, or not compared.
+    code, out, _ = diff(binary, scratch, a, moved, "--rtol=1e-12", "--exact=/pde/")
+    check(code == 1 and "differs: /pde/density: 1 of" in out, f"moved, --exact=/pde/: exit {code}\n{out}")
+    code, out, _ = diff(binary, scratch, a, moved, "--exact=/", "--tolerance=/pde/density:1e-12:0")
+    check(code == 0 and "tolerances of their own" in out, f"moved, --tolerance of its own: exit {code}\n{out}")
+    code, out, _ = diff(binary, scratch, a, moved, "--ignore-dataset=*density")
+    check(code == 0 and "identical:" in out, f"moved, --ignore-dataset=*density: exit {code}\n{out}")
+    code, out, _ = diff(binary, scratch, a, three, "--rtol=1e-10", "--atol=1e-12", "--exact=/particles/",
+                        "--exact=/reverse/histogram")
+    check(code == 0, f"3 ranks against 2, histograms exact: exit {code}\n{out}")
 
     for name, args, key in [("missing file", [a, os.path.join(scratch, "none.h5")], "'diff'"),
                             ("one file", [a], "'diff'"),
                             ("not a number", [a, b, "--rtol=x"], "'--rtol'"),
-                            ("unknown option", [a, b, "--reltol=1"], "'--reltol'")]:
+                            ("unknown option", [a, b, "--reltol=1"], "'--reltol'"),
+                            ("tolerance without its parts", [a, b, "--tolerance=/pde/:1e-3"], "'--tolerance'"),
+                            ("tolerance not a number", [a, b, "--tolerance=/pde/:x:0"], "'--tolerance'")]:
         code, out, err = diff(binary, scratch, *args)
         lines = [l for l in err.splitlines() if l.startswith("twinflow: error:")]
         check(code == 2 and len(lines) == 1 and key in lines[0], f"{name}: exit {code}, stderr:\n{err}")

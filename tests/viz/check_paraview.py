@@ -22,7 +22,6 @@ which must be a valid image whose data region is not blank.
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))

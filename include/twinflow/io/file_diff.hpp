@@ -4,19 +4,32 @@
 // uninterrupted run, or one rank count against another. Groups and datasets
 // must exist in both; datasets must have the same shape and kind; values
 // are equal when both are NaN or |a − b| ≤ atol + rtol·|b| (integers and
-// strings exactly); attributes likewise, except the provenance that differs
+// strings exactly), with a tolerance of their own for the datasets under a
+// listed path prefix; attributes likewise, except the provenance that differs
 // between any two runs (run_id, created_utc, the build and MPI library, the
 // rank count, Slurm ids, measured seconds) unless asked. A `config`
 // attribute (the resolved ini) is compared key by key, keys as on the
 // command line. Not collective.
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace twinflow {
 
-struct DiffOptions {
+struct DiffTolerance {
   double rtol = 0, atol = 0;
+};
+
+struct DiffOptions {
+  DiffTolerance tolerance;  ///< for every value without a tolerance of its own
+  /// Datasets whose path starts with the key: (rtol, atol) of their own, the
+  /// longest matching prefix winning (e.g. the particle series exact while
+  /// the PDE agrees to round-off).
+  std::map<std::string, DiffTolerance> tolerances;
+  DiffTolerance tolerance_of(const std::string& dataset_path) const;
+  /// Dataset paths not compared (e.g. "*_seconds": measured times).
+  std::set<std::string> ignored_datasets;
   /// Attribute names not compared (the provenance by default); "*suffix"
   /// stands for every name ending in suffix (measured times: "*_seconds").
   std::set<std::string> ignored_attributes = default_ignored_attributes();

@@ -303,6 +303,12 @@ class SpinExperiment : public Experiment {
       }
     a.value("reverse_candidates", candidates_);
     a.value("reverse_flips", flips_);
+    // Set by the master equations' stages and reported at the end: kept
+    // here, with the diagnostics, not in those stages' state, which a
+    // checkpoint taken in a later stage does not hold.
+    a.value("reverse_pde_l1_to_data", reverse_pde_to_data_);
+    a.value("forward_pde_steps", forward_steps_);
+    a.value("reverse_pde_steps", reverse_steps_);
   }
 
   std::string report(OutputFile& out) override {
@@ -408,11 +414,6 @@ class SpinExperiment : public Experiment {
                       FieldStore::Backing{"/pde/probability", static_cast<std::int64_t>(j)});
     };
     hooks.finish = [this](const DensitySolver& pde, StageContext&) { forward_steps_ = pde.steps(); };
-    hooks.state = [this](CheckpointArchive& a) {
-      a.replicated("l1_to_kernel", pde_to_kernel_);
-      a.replicated("l1_to_mps", pde_to_mps_);
-      a.replicated("kernel_to_mps", kernel_to_mps_);
-    };
     return std::make_unique<PdeStage>(std::move(me), times_, hooks);
   }
 
@@ -441,10 +442,6 @@ class SpinExperiment : public Experiment {
                       FieldStore::Backing{"/reverse/pde/probability", static_cast<std::int64_t>(j)});
     };
     hooks.finish = [this](const DensitySolver& pde, StageContext&) { reverse_steps_ = pde.steps(); };
-    hooks.state = [this](CheckpointArchive& a) {
-      a.replicated("l1_to_exact", reverse_pde_to_exact_);
-      a.value("l1_to_data", reverse_pde_to_data_);
-    };
     return std::make_unique<PdeStage>(std::move(me), reverse_clocks_, hooks);
   }
 

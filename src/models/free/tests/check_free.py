@@ -27,7 +27,6 @@ equal to round-off (reductions follow the rank count).
 
 Exit status 0 when every check passes, 1 otherwise (each failure is listed).
 """
-import math
 import os
 import sys
 
@@ -154,7 +153,7 @@ def main():
     if nranks == 2:
         small = ["--free.matrices=20", "--free.matrix_size=20", "--free.steps=20", "--free.jko_points=20",
                  "--free.sampler=dyson", "--free.dyson_steps=20"]
-        restart_cycle(check, h5py, np, binary, "free", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL, TIMEOUT)
+        restart_cycle(check, binary, "free", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL, TIMEOUT)
     return report("check_free", check.failures)
 
 

@@ -223,7 +223,7 @@ def main():
         # Cut in training and after it, resumed on the same rank count (the
         # trained network depends on the rank count through the order of
         # its gradient sums): the same network and samples.
-        restart_cycle(check, h5py, np, binary, "kac", nranks, scratch, "kac-nn-restart",
+        restart_cycle(check, binary, "kac", nranks, scratch, "kac-nn-restart",
                       neural[:3] + ["--kac.nn.iterations=500", "--particles.count=2000", "--kac.steps=40"],
                       ["/particles/histogram", "/reverse/histogram", "/kac/neural_velocity/loss",
                        "/kac/neural_velocity/velocity"], TIMEOUT, resume_ranks=nranks)

@@ -288,7 +288,7 @@ def main():
         # preconditioner that follows the rank count, agree across rank counts
         # to about 5e-11 relative (measured), not to round-off.
         controlled = (1e-9, 1e-13)
-        last = restart_cycle(check, h5py, np, binary, "mfg", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL,
+        last = restart_cycle(check, binary, "mfg", nranks, scratch, "restart-cycle", small, BIT_IDENTICAL,
                              TIMEOUT, tolerances={"/controlled/density": controlled, "/compare/controlled": controlled})
         # The kernel beside the empirical score was trained once, in the first
         # segment, and taken from the checkpoints after it.

@@ -194,12 +194,12 @@ def main():
                     check(np.array_equal(a[name][...], b[name][...], equal_nan=True),
                           f"{name} differs between {nranks} ranks and 1")
     if nranks == 2:
-        restart_cycle(check, h5py, np, binary, "spin", nranks, scratch, "restart-cycle",
+        restart_cycle(check, binary, "spin", nranks, scratch, "restart-cycle",
                       ["--spin.L=8", "--particles.count=3000", "--pde.steps=2000"], BIT_IDENTICAL, TIMEOUT)
         if outputs["mc-fredkin"]:
             with h5py.File(outputs["mc-fredkin"], "r") as f:
                 identical = tuple(monte_carlo_datasets(f))
-            restart_cycle(check, h5py, np, binary, "spin", nranks, scratch, "mc-restart-cycle", MC_FREDKIN, identical,
+            restart_cycle(check, binary, "spin", nranks, scratch, "mc-restart-cycle", MC_FREDKIN, identical,
                           TIMEOUT, TIMINGS)
     return report("check_spin", check.failures)
 
