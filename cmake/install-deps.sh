@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libbenchmark-dev librandom123-dev libeigen3-dev libgsl-dev liblapacke-dev libtorch-dev
   python3 python3-h5py python3-numpy python3-matplotlib python3-torch
   slurm-wlm munge
-  paraview python3-paraview xvfb xauth
+  paraview python3-paraview xvfb xauth environment-modules
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,8 @@
 # single-node Slurm (jobs/local-slurm.sh) from a directory that is no
 # checkout, with only P/bin on the PATH for twinflow (TWINFLOW and
 # TWINFLOW_JOBS unset): the job must find its scripts and the installed
-# binary, and write its output next to its log.
+# binary, and write its output next to its log. The installed modulefile,
+# loaded with Environment Modules, must put the same prefix on the PATH.
 #
 #   tests/slurm/test_install.sh BUILD_DIR SCRATCH_DIR
 #
@@ -31,9 +32,27 @@ rm -rf -- "$prefix" "$work"
 mkdir -p "$work"
 cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1 ||
   { cat "$scratch/install.log" >&2; fail "cmake --install failed"; }
-for f in bin/twinflow share/twinflow/jobs/twin.sbatch share/twinflow/jobs/job-lib.sh share/twinflow/jobs/kl-study.sh; do
+version=$("$build/src/twinflow" --version | awk '{print $2}')
+for f in bin/twinflow bin/twinflow-plot share/twinflow/jobs/twin.sbatch share/twinflow/jobs/job-lib.sh \
+  share/twinflow/jobs/kl-study.sh share/doc/twinflow/README.md share/doc/twinflow/kac.md \
+  "share/modulefiles/twinflow/$version"; do
   [[ -e $prefix/$f ]] || fail "the install has no $f"
 done
+
+# The modulefile, loaded as a cluster user would (Environment Modules,
+# Debian package environment-modules): twinflow from the prefix on the PATH,
+# TWINFLOW_JOBS and TWINFLOW_DOCS at the installed scripts and pages.
+if [[ -f /usr/share/modules/init/bash ]]; then
+  module_env=$(env -i HOME="$HOME" PATH=/usr/bin:/bin bash -c '
+    source /usr/share/modules/init/bash && module use "$1/share/modulefiles" && module load twinflow &&
+    echo "$(command -v twinflow) $TWINFLOW_JOBS $TWINFLOW_DOCS $(twinflow --version)"' _ "$prefix" 2>&1) ||
+    fail "module load twinflow failed: $module_env"
+  [[ $module_env == "$prefix/bin/twinflow $prefix/share/twinflow/jobs $prefix/share/doc/twinflow twinflow $version"* ]] ||
+    fail "after module load twinflow: '$module_env'"
+  echo "module load twinflow: $module_env"
+else
+  fail "Environment Modules is missing (/usr/share/modules/init/bash; Debian package environment-modules)"
+fi
 
 unset TWINFLOW TWINFLOW_JOBS TWINFLOW_OUTDIR
 export PATH=$prefix/bin:$PATH
