@@ -52,12 +52,12 @@ EXAMPLES = [
 
 
 def write_grid9(directory):
-    """The 9-point grid {−1, 0, 1}² of the README's 2-D Kac example."""
+    """The 9-point grid {−1, 0, 1}² of the README's 2-D Kac example, the
+    file its shell loop writes."""
     with open(os.path.join(directory, GRID9), "w") as g:
-        g.write("# the 9-point grid {-1,0,1}^2: weight, mean (2), covariance (2x2)\n")
-        for i, (x, y) in enumerate((x, y) for x in (-1, 0, 1) for y in (-1, 0, 1)):
-            w = 1 - 8 * round(1 / 9, 17) if i == 8 else round(1 / 9, 17)
-            g.write(f"{w!r} {x} {y} 0 0 0 0\n")
+        for x in (-1, 0, 1):
+            for y in (-1, 0, 1):
+                g.write(f"0.1111111111111111 {x} {y} 0 0 0 0\n")
 
 
 def fmt(x):
@@ -78,9 +78,10 @@ def ratio(group, value, floor):
 
 def twin_rows(f):
     """(twin, L1/floor largest, last, other figures) for every twin of a file."""
-    rows = []
-    groups = [("forward", f["compare"])] if "compare" in f else []
-    f["compare"].visititems(lambda n, o: groups.append((n, o)) if isinstance(o, h5py.Group) else None)
+    rows, groups = [], []
+    if "compare" in f:
+        groups.append(("forward", f["compare"]))
+        f["compare"].visititems(lambda n, o: groups.append((n, o)) if isinstance(o, h5py.Group) else None)
     for name, g in groups:
         other = []
         l1 = ratio(g, "l1", "noise_floor_l1")

@@ -30,8 +30,8 @@ const char* kUsage =
     "       twinflow diff A.h5 B.h5 [--rtol=R] [--atol=A] [--exact=PREFIX ...] [--tolerance=PREFIX:R:A ...]\n"
     "                               [--ignore-dataset=PATTERN ...] [--ignore-attribute=NAME ...] [--all-attributes]\n"
     "                               identical, equal within |a - b| <= atol + rtol |b|, or what differs; datasets\n"
-    "                               under PREFIX bit for bit (--exact) or within their own R, A; a PATTERN or NAME\n"
-    "                               is a name or *suffix\n"
+    "                               under PREFIX bit for bit (--exact) or within their own R, A; a PATTERN is a\n"
+    "                               dataset path or *suffix, a NAME an attribute name or *suffix\n"
     "                               (exit 0, 0, 1); provenance attributes and the output keys of the config\n"
     "                               are skipped unless --all-attributes\n"
     "       twinflow --help | --version\n\n"
@@ -69,21 +69,23 @@ int diff_command(int rank, const std::vector<std::string>& args) {
       };
       for (const auto& a : args) {
         if (a.rfind("--rtol=", 0) == 0) {
-          options.tolerance.rtol = tolerance("--rtol", a.substr(7));
+          options.default_tolerance.rtol = tolerance("--rtol", a.substr(7));
         } else if (a.rfind("--atol=", 0) == 0) {
-          options.tolerance.atol = tolerance("--atol", a.substr(7));
+          options.default_tolerance.atol = tolerance("--atol", a.substr(7));
         } else if (a.rfind("--exact=", 0) == 0) {
-          options.tolerances[a.substr(8)] = {};
+          if (a.size() == 8) throw twinflow::UsageError("--exact", "an empty prefix; accepted: a path prefix, e.g. /particles/");
+          options.tolerance_by_prefix[a.substr(8)] = {};
         } else if (a.rfind("--tolerance=", 0) == 0) {
           // PREFIX:RTOL:ATOL, split at the last two colons.
           const std::string v = a.substr(12);
           const auto second = v.rfind(':'), first = second == std::string::npos || second == 0
                                                         ? std::string::npos : v.rfind(':', second - 1);
-          if (first == std::string::npos)
+          if (first == std::string::npos || first == 0)
             throw twinflow::UsageError("--tolerance", "'" + v + "' is not PREFIX:RTOL:ATOL; accepted: e.g. "
-                                       "/pde/:1e-10:1e-14");
-          options.tolerances[v.substr(0, first)] = {tolerance("--tolerance", v.substr(first + 1, second - first - 1)),
-                                                    tolerance("--tolerance", v.substr(second + 1))};
+                                       "/pde/:1e-10:1e-14 (PREFIX not empty)");
+          options.tolerance_by_prefix[v.substr(0, first)] = {
+              tolerance("--tolerance", v.substr(first + 1, second - first - 1)),
+              tolerance("--tolerance", v.substr(second + 1))};
         } else if (a.rfind("--ignore-dataset=", 0) == 0) {
           options.ignored_datasets.insert(a.substr(17));
         } else if (a.rfind("--ignore-attribute=", 0) == 0) {
@@ -111,8 +113,10 @@ int diff_command(int rank, const std::vector<std::string>& args) {
       if (r.verdict == V::kIdentical)
         std::cout << "identical: " << r.objects << " groups and datasets\n";
       else if (r.verdict == V::kWithinTolerance)
-        std::cout << "equal within rtol " << options.tolerance.rtol << ", atol " << options.tolerance.atol
-                  << (options.tolerances.empty() ? "" : " (and the tolerances of their own)") << ": " << r.objects
+        std::cout << "equal within rtol " << options.default_tolerance.rtol << ", atol "
+                  << options.default_tolerance.atol
+                  << (options.tolerance_by_prefix.empty() ? "" : " (and the tolerances of their own)") << ": "
+                  << r.objects
                   << " groups and datasets\n";
       else
         std::cout << r.lines.size() << " difference(s)\n";

@@ -23,6 +23,7 @@
 #include "twinflow/core/timing.hpp"
 #include "twinflow/io/checkpoint.hpp"
 #include "twinflow/io/output_file.hpp"
+#include "twinflow/io/xdmf.hpp"
 #include "twinflow/version.hpp"
 
 namespace twinflow {
@@ -509,6 +510,7 @@ class TwinRun : public StageContext {
       for (const auto& t : twins_) tables += t.table(*out_);
       family_report = experiment_->report(*out_);
       out_->commit();
+      remove_xdmf_sidecars(comm_, out_->path());
       experiment_->write_sidecars(comm_, out_->path());
       on_root_and_agree(comm_, [&] { series_.remove_all(); });
     }

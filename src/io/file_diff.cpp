@@ -263,10 +263,10 @@ class File {
 }  // namespace
 
 DiffTolerance DiffOptions::tolerance_of(const std::string& path) const {
-  const DiffTolerance* found = &tolerance;
+  const DiffTolerance* found = &default_tolerance;
   std::size_t longest = 0;
-  for (const auto& [prefix, t] : tolerances)
-    if (prefix.size() >= longest && path.rfind(prefix, 0) == 0) found = &t, longest = prefix.size();
+  for (const auto& [prefix, t] : tolerance_by_prefix)
+    if (prefix.size() > longest && path.rfind(prefix, 0) == 0) found = &t, longest = prefix.size();
   return *found;
 }
 
@@ -315,7 +315,7 @@ DiffResult diff_files(const std::string& path_a, const std::string& path_b, cons
         }
         const hid_t aa = H5Aopen(oa, name.c_str(), H5P_DEFAULT), ab = H5Aopen(ob, name.c_str(), H5P_DEFAULT);
         try {
-          differ.values(path + ":" + name, read_values(aa, true), read_values(ab, true), options.tolerance);
+          differ.values(path + ":" + name, read_values(aa, true), read_values(ab, true), options.tolerance_of(path));
         } catch (...) {
           H5Aclose(aa), H5Aclose(ab);
           throw;

@@ -205,7 +205,8 @@ std::vector<double> OutputFile::read_vector(const std::string& path) const {
   return v;
 }
 
-void OutputFile::create_series(const std::string& path, std::int64_t count, const Slab& slab, int components) {
+void OutputFile::create_series(const std::string& path, const std::string& axis, std::int64_t count,
+                               const Slab& slab, int components) {
   collective_point(comm_);
   if (exists(path)) return;  // created before the checkpoint a resumed run continues from
   h5::ensure_groups(file_, path);
@@ -227,6 +228,7 @@ void OutputFile::create_series(const std::string& path, std::int64_t count, cons
   H5Dclose(d);
   H5Pclose(dcpl);
   H5Sclose(space);
+  attribute(path, "axis", axis);
 }
 
 namespace {

@@ -2,11 +2,12 @@
 
 #include <hdf5.h>
 
-#include <array>
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <utility>
+#include <map>
 #include <vector>
 
 #include "twinflow/core/collective.hpp"
@@ -31,7 +32,7 @@ struct GridArray {
   }
 };
 
-// The arrays on one clock: forward (/time) or reverse (/reverse/time).
+// The arrays on one clock, the dataset `axis` of their entries' times.
 struct Series {
   std::vector<double> times;
   std::vector<GridArray> arrays;
@@ -51,39 +52,73 @@ std::vector<hsize_t> float_dataset_dims(hid_t file, const std::string& path) {
   return dims;
 }
 
+// The values of a 1-D dataset of times (empty when there is none).
 std::vector<double> read_times(hid_t file, const std::string& path) {
-  if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return {};
+  if (path.empty() || path[0] != '/' || H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return {};
   const std::vector<hsize_t> dims = float_dataset_dims(file, path);
   if (dims.size() != 1) return {};
   std::vector<double> t(dims[0]);
-  const hid_t d = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
-  h5::check(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()), "read " + path);
+  const hid_t d = h5::check_id(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path);
+  const herr_t status = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data());
   H5Dclose(d);
+  h5::check(status, "read " + path);
   return t;
 }
 
-bool in_reverse_group(const std::string& path) { return path.rfind("/reverse/", 0) == 0; }
-
-// Every time series on the grid, by clock (forward, reverse).
-std::array<Series, 2> grid_series(hid_t file, const Box& box) {
-  std::array<Series, 2> s{Series{read_times(file, "/time"), {}}, Series{read_times(file, "/reverse/time"), {}}};
+// Every time series on the grid (OutputFile::create_series: the attribute
+// axis names its clock), by clock.
+std::map<std::string, Series> grid_series(hid_t file, const Box& box) {
+  std::map<std::string, Series> by_axis;
+  const auto d = static_cast<std::size_t>(box.dim);
   for (const auto& [path, is_dataset] : h5::objects(file)) {
-    if (!is_dataset || path.rfind("/grid/", 0) == 0) continue;
-    Series& series = s[in_reverse_group(path) ? 1 : 0];
+    if (!is_dataset || H5Aexists_by_name(file, path.c_str(), "axis", H5P_DEFAULT) <= 0) continue;
     const std::vector<hsize_t> dims = float_dataset_dims(file, path);
-    const auto d = static_cast<std::size_t>(box.dim);
-    if (series.times.empty() || dims.size() < d + 1 || dims.size() > d + 2 || dims[0] != series.times.size())
-      continue;
+    if (dims.size() < d + 1 || dims.size() > d + 2) continue;
     bool on_grid = true;
     for (std::size_t k = 0; k < d; ++k) on_grid = on_grid && dims[k + 1] == static_cast<hsize_t>(box.cells[k]);
-    if (!on_grid) continue;
+    if (!on_grid || (dims.size() == d + 2 && dims[d + 1] != d)) continue;
+    const std::string axis = h5::read_string_attribute(file, path, "axis");
+    auto [it, fresh] = by_axis.try_emplace(axis);
+    if (fresh) it->second.times = read_times(file, axis);
+    if (it->second.times.size() != dims[0]) continue;
     if (dims.size() == d + 1) {
-      series.arrays.push_back({path, dims, -1});
-    } else if (dims[d + 1] == d) {
-      for (int c = 0; c < box.dim; ++c) series.arrays.push_back({path, dims, c});
+      it->second.arrays.push_back({path, dims, -1});
+    } else {
+      for (int c = 0; c < box.dim; ++c) it->second.arrays.push_back({path, dims, c});
     }
   }
-  return s;
+  return by_axis;
+}
+
+// The sidecar name of a clock: <stem>.xmf for /time, <stem>.<group>.xmf for
+// /<group>/time (the reverse run's, the controlled equation's …).
+std::string clock_suffix(const std::string& axis) {
+  if (axis == "/time") return "";
+  std::string group = axis.substr(1, axis.rfind('/') == 0 ? std::string::npos : axis.rfind('/') - 1);
+  std::replace(group.begin(), group.end(), '/', '_');
+  return "." + group;
+}
+
+// The output path without its .h5 (the sidecars' common stem).
+std::string sidecar_stem(const std::string& h5_path) {
+  const std::string ext = ".h5";
+  if (h5_path.size() > ext.size() && h5_path.compare(h5_path.size() - ext.size(), ext.size(), ext) == 0)
+    return h5_path.substr(0, h5_path.size() - ext.size());
+  return h5_path;
+}
+
+std::string xml_escaped(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
 }
 
 enum class Dialect { kXdmf3, kXdmf2 };
@@ -145,6 +180,9 @@ std::string sidecar(const Box& box, const std::string& file, const Series& serie
      << " <Domain>\n  <Information Name=\"axes\" Value=\"" << axes.str() << "\"/>\n"
      << "  <Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
   for (std::size_t j = 0; j < series.times.size(); ++j) {
+    // Outputs at one clock value (a reverse run with fewer steps than
+    // outputs repeats its step) are one step of a temporal collection.
+    if (j > 0 && series.times[j] == series.times[j - 1]) continue;
     os << "   <Grid Name=\"t" << j << "\" GridType=\"Uniform\">\n    <Time Value=\"" << series.times[j] << "\"/>\n"
        << "    <Topology TopologyType=\"3DRectMesh\" Dimensions=\"" << join(nodes) << "\"/>\n"
        << "    <Geometry GeometryType=\"VXVYVZ\">\n";
@@ -168,16 +206,47 @@ std::string sidecar(const Box& box, const std::string& file, const Series& serie
 
 void write_text(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".partial";
-  std::ofstream(tmp) << text;
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw RuntimeFailure("cannot write XDMF sidecar '" + path + "'");
+  bool written = false;
+  {
+    std::ofstream out(tmp);
+    out << text;
+    out.flush();
+    written = out.good();
+  }
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw RuntimeFailure("cannot write XDMF sidecar '" + path + "'");
+  }
 }
 
 }  // namespace
 
+void remove_xdmf_sidecars(MPI_Comm comm, const std::string& h5_path) {
+  on_root_and_agree(comm, [&] {
+    const fs::path stem(sidecar_stem(h5_path));
+    const std::string base = stem.filename().string();
+    // <stem>.xmf, <stem>.xmf2 and <stem>.<clock>.xmf[2] (one word), nothing else.
+    const auto is_sidecar = [&](const std::string& name) {
+      for (const std::string ext : {".xmf", ".xmf2"}) {
+        if (name.size() < base.size() + ext.size() || name.compare(0, base.size(), base) != 0 ||
+            name.compare(name.size() - ext.size(), ext.size(), ext) != 0)
+          continue;
+        const std::string middle = name.substr(base.size(), name.size() - base.size() - ext.size());
+        if (middle.empty() || (middle.size() > 1 && middle[0] == '.' && middle.find('.', 1) == std::string::npos))
+          return true;
+      }
+      return false;
+    };
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(stem.has_parent_path() ? stem.parent_path() : fs::path("."), ec))
+      if (is_sidecar(entry.path().filename().string())) fs::remove(entry.path(), ec);
+  });
+}
+
 void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box) {
   on_root_and_agree(comm, [&] {
     const hid_t file = h5::check_id(H5Fopen(h5_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + h5_path);
-    std::array<Series, 2> series;
+    std::map<std::string, Series> series;
     try {
       series = grid_series(file, box);
     } catch (...) {
@@ -185,18 +254,12 @@ void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box) {
       throw;
     }
     H5Fclose(file);
-    const std::string name = fs::path(h5_path).filename().string();
-    const char* suffix[] = {"", ".reverse"};
-    for (int clock = 0; clock < 2; ++clock) {
-      for (const auto& [extension, dialect] : {std::pair{".xmf", Dialect::kXdmf3}, std::pair{".xmf2", Dialect::kXdmf2}}) {
-        const std::string path = fs::path(h5_path).replace_extension(std::string(suffix[clock]) + extension).string();
-        if (series[clock].arrays.empty()) {
-          std::error_code ignored;  // a sidecar of an earlier run with this clock
-          fs::remove(path, ignored);
-        } else {
-          write_text(path, sidecar(box, name, series[clock], dialect));
-        }
-      }
+    const std::string name = xml_escaped(fs::path(h5_path).filename().string());
+    for (const auto& [axis, s] : series) {
+      if (s.arrays.empty()) continue;
+      const std::string stem = sidecar_stem(h5_path) + clock_suffix(axis);
+      write_text(stem + ".xmf", sidecar(box, name, s, Dialect::kXdmf3));
+      write_text(stem + ".xmf2", sidecar(box, name, s, Dialect::kXdmf2));
     }
   });
 }

@@ -125,6 +125,7 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_stage(const std::string& name
       plan.steps = rev_steps_;
       plan.step_clock = reverse_step();
       plan.histogram_series = has_grid() ? "/reverse/histogram" : "";
+      plan.axis = "/reverse/time";
     } else {
       plan.clocks = times_;
       plan.histogram_series = has_grid() ? "/particles/histogram" : "";
@@ -158,12 +159,12 @@ std::unique_ptr<Stage> DensityTwinExperiment::make_pde_stage(RunSetup& setup) {
 
   PdeStage::Hooks hooks;
   hooks.prepare_output = [=, &grid](OutputFile& out) {
-    out.create_series("/pde/density", n, grid.slab());
+    out.create_series("/pde/density", "/time", n, grid.slab());
     for (const auto& f : fields) {
-      out.create_series("/pde/" + f.name, n, grid.slab(), f.components);
+      out.create_series("/pde/" + f.name, "/time", n, grid.slab(), f.components);
       out.attribute("/pde/" + f.name, "components", static_cast<std::int64_t>(f.components));
     }
-    if (reverse_on) out.create_series("/reverse/pde_density", n, grid.slab());
+    if (reverse_on) out.create_series("/reverse/pde_density", "/reverse/time", n, grid.slab());
   };
   const MPI_Comm comm = setup.comm;
   hooks.at_stop = [=, this, &grid](std::size_t, double t, const DensitySolver& pde, StageContext& ctx) {

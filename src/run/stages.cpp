@@ -39,7 +39,8 @@ double SamplerStage::clock_now() const {
 
 void SamplerStage::prepare_output(OutputFile& out) {
   if (plan_.space && !plan_.histogram_series.empty())
-    out.create_series(plan_.histogram_series, static_cast<std::int64_t>(plan_.clocks.size()), plan_.space->slab());
+    out.create_series(plan_.histogram_series, plan_.axis, static_cast<std::int64_t>(plan_.clocks.size()),
+                      plan_.space->slab());
 }
 
 void SamplerStage::begin(StageContext&) {

@@ -365,7 +365,7 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
             shutil.rmtree(os.path.dirname(out_path), ignore_errors=True)
         else:
             out_path = os.path.join(scratch, case.name + ".h5")
-        for p in (out_path, out_path + ".partial", os.path.splitext(out_path)[0] + ".xmf"):
+        for p in [out_path, out_path + ".partial"] + glob.glob(os.path.splitext(out_path)[0] + ".*xmf*"):
             if os.path.isdir(p):
                 shutil.rmtree(p)
             elif os.path.exists(p):
@@ -418,7 +418,6 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
         problems.append(f"core dump(s) left: {cores}")
     if out_path:
         partial = out_path + ".partial"
-        xmf = os.path.splitext(out_path)[0] + ".xmf"  # (and its .xmf2, .reverse.xmf*)
         if case.exists == "file":
             with open(out_path, "rb") as f:
                 if f.read() != before:
@@ -434,8 +433,9 @@ def run_case(case, mpiexec, binary, nranks, scratch, timeout):
                 problems.append("the interrupted run's partial output or checkpoints were modified")
         elif os.path.exists(partial):
             problems.append(f"{partial} exists afterwards")
-        if os.path.exists(xmf):
-            problems.append(f"{xmf} exists afterwards")
+        sidecars = glob.glob(os.path.splitext(out_path)[0] + ".*xmf*")
+        if sidecars:
+            problems.append(f"XDMF sidecars exist afterwards: {sidecars}")
     leftovers = [f for f in os.listdir(cwd) if f.endswith((".partial", ".h5", ".xmf", ".xmf2"))]
     if leftovers:
         problems.append(f"files left in the working directory: {leftovers}")

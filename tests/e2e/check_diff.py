@@ -14,9 +14,13 @@ and once on 3 ranks, and checks:
     count and the output key are differences;
   * a copy with one value moved by 1e-13 relative: exit 1 at rtol 0 naming
     the dataset, exit 0 at rtol 1e-12 reporting the accepted difference
-    closest to the tolerance;
+    closest to the tolerance; with tolerances of their own: --exact=/pde/
+    finds it again, --tolerance=/pde/density:1e-12:0 accepts it under
+    --exact=/, --ignore-dataset=*density skips it; 3 ranks against 2 with the
+    histograms exact;
   * bad input (a missing file, one file, a tolerance that is no number, an
-    unknown option): exit 2 with one line naming the option.
+    unknown option, a --tolerance without its parts or with an empty
+    prefix, an empty --exact): exit 2 with one line naming the option.
 """
 import os
 import shutil
@@ -93,7 +97,9 @@ def main():
                             ("not a number", [a, b, "--rtol=x"], "'--rtol'"),
                             ("unknown option", [a, b, "--reltol=1"], "'--reltol'"),
                             ("tolerance without its parts", [a, b, "--tolerance=/pde/:1e-3"], "'--tolerance'"),
-                            ("tolerance not a number", [a, b, "--tolerance=/pde/:x:0"], "'--tolerance'")]:
+                            ("tolerance not a number", [a, b, "--tolerance=/pde/:x:0"], "'--tolerance'"),
+                            ("tolerance of an empty prefix", [a, b, "--tolerance=:1e-3:0"], "'--tolerance'"),
+                            ("exact, empty prefix", [a, b, "--exact="], "'--exact'")]:
         code, out, err = diff(binary, scratch, *args)
         lines = [l for l in err.splitlines() if l.startswith("twinflow: error:")]
         check(code == 2 and len(lines) == 1 and key in lines[0], f"{name}: exit {code}, stderr:\n{err}")

@@ -276,8 +276,9 @@ def main():
         sys.exit("check_output: FAIL: mpiexec not found")
     os.makedirs(scratch, exist_ok=True)
     h5 = os.path.join(scratch, f"default-{nranks}.h5")
-    xmf = os.path.join(scratch, f"default-{nranks}.xmf")
-    for p in (h5, xmf, h5 + ".partial"):
+    stem = os.path.splitext(h5)[0]
+    sidecars = [stem + suffix + ext for suffix in ("", ".reverse") for ext in (".xmf", ".xmf2")]
+    for p in [h5, h5 + ".partial"] + sidecars:
         if os.path.exists(p):
             os.remove(p)
     cmd = [mpiexec, "--oversubscribe", "-n", str(nranks), binary, "run", f"--output={h5}",
@@ -296,7 +297,7 @@ def main():
     check("twinflow: error" not in out + err, "the run printed an error line")
     if check(os.path.isfile(h5), f"{h5} was not written"):
         check_file(h5, nranks, PARTICLES)
-        for sidecar in (xmf, xmf + "2", xmf.replace(".xmf", ".reverse.xmf"), xmf.replace(".xmf", ".reverse.xmf2")):
+        for sidecar in sidecars:
             check_xdmf(sidecar, h5)
 
     return report("check_output", check.failures)

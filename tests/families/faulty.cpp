@@ -150,8 +150,9 @@ class Faulty : public Experiment {
     if (name == "steps") return std::make_unique<Steps>(comm_, 10, fault_);
     const std::vector<double> stops{0.25 * horizon_, 0.5 * horizon_, horizon_};
     PdeStage::Hooks hooks;
-    hooks.prepare_output = [this, n = stops.size()](OutputFile& out) {
-      out.create_series("/faulty/u", static_cast<std::int64_t>(n), grid_->slab());
+    hooks.prepare_output = [this, stops](OutputFile& out) {
+      out.create_series("/faulty/u", "/faulty/time", static_cast<std::int64_t>(stops.size()), grid_->slab());
+      out.write_vector("/faulty/time", stops);
     };
     hooks.at_stop = [this](std::size_t i, double, const DensitySolver& pde, StageContext& ctx) {
       std::vector<double> u;

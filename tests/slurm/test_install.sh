@@ -32,7 +32,7 @@ rm -rf -- "$prefix" "$work"
 mkdir -p "$work"
 cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1 ||
   { cat "$scratch/install.log" >&2; fail "cmake --install failed"; }
-version=$("$build/src/twinflow" --version | awk '{print $2}')
+version=$("$build/src/twinflow" --version | awk '{print $2}') || fail "twinflow --version failed"
 for f in bin/twinflow bin/twinflow-plot share/twinflow/jobs/twin.sbatch share/twinflow/jobs/job-lib.sh \
   share/twinflow/jobs/kl-study.sh share/doc/twinflow/README.md share/doc/twinflow/kac.md \
   "share/modulefiles/twinflow/$version"; do

@@ -3,22 +3,26 @@
 
 Usage: check_paraview.py BINARY SCRATCH
 
-Runs a 1-D ou, a 2-D kac (vector fields and a reverse run) and a 3-D ou case
-on 2 ranks, then, in one pvpython under xvfb-run, opens every sidecar with
+Runs a 1-D ou, a 2-D kac (vector fields and a reverse run), a 3-D ou and a
+2-D mfg case (series on three clocks) on 2 ranks, cells and box different on
+every axis, then, in one pvpython under xvfb-run, opens every sidecar with
 the reader ParaView picks for it (<stem>.xmf: Xdmf3ReaderS, and Xdmf3ReaderT
 too; <stem>.xmf2: the XDMF Reader) and checks against the HDF5 file:
-  * the arrays: one per time series on the grid (a vector field: one per
-    component), nothing else;
-  * the time steps: /time, or /reverse/time for the reverse sidecar;
+  * the sidecars: exactly those of the case's clocks (<stem>.xmf,
+    <stem>.reverse.xmf, …, each with its .xmf2);
+  * the arrays: exactly the case's list (a vector field: one per component);
+  * the time steps: the values of the dataset the arrays' attribute axis
+    names (/time, /reverse/time, /controlled/time);
   * the values: at the first, a middle and the last step every cell equals
     the file's value (bit for bit, in the sidecar's order: ParaView's X is the
     file's last axis);
-  * the mesh: the number of cells, and bounds equal to the box (missing
-    axes at 0);
+  * the mesh: the number of cells, and bounds equal to the box per axis
+    (missing axes at 0);
 then draws the last density of each run as a user would (1-D: a line chart
 over the cell centres; 2-D: the surface; 3-D: the mid-plane slice) to a PNG,
 which must be a valid image whose data region is not blank.
 """
+import glob
 import json
 import os
 import shutil
@@ -27,35 +31,42 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 
 TIMEOUT = 120
+FORWARD = ["particles/histogram", "pde/density"]
+REVERSE = ["reverse/histogram", "reverse/pde_density"]
+# Each case's arguments and the arrays of each sidecar (by its suffix after
+# the stem): written out here, not derived the way the writer derives them.
+# Cells, lower and upper differ per axis, so that a swapped axis shows.
 CASES = {
-    "ou-1d": ["--family=ou", "--grid.cells=64", "--particles.count=2000", "--ou.steps=10"],
-    "kac-2d": ["--family=kac", "--grid.dim=2", "--grid.cells=32", "--particles.count=2000", "--kac.steps=10",
-               "--time.snapshots=4"],
-    "ou-3d": ["--family=ou", "--grid.dim=3", "--grid.cells=12", "--particles.count=2000", "--ou.steps=10",
-              "--time.snapshots=3"],
+    "ou-1d": (["--family=ou", "--grid.cells=64", "--grid.lower=-5", "--grid.upper=7", "--particles.count=2000",
+               "--ou.steps=10"],
+              {"": FORWARD, ".reverse": REVERSE}),
+    "kac-2d": (["--family=kac", "--grid.dim=2", "--grid.cells=24,32", "--grid.lower=-6,-5", "--grid.upper=6,7",
+                "--particles.count=2000", "--kac.steps=10", "--time.snapshots=4"],
+               {"": FORWARD + ["pde/flux_x0", "pde/flux_x1", "pde/velocity_x0", "pde/velocity_x1"],
+                ".reverse": REVERSE}),
+    "ou-3d": (["--family=ou", "--grid.dim=3", "--grid.cells=8,10,12", "--grid.lower=-6,-5,-4", "--grid.upper=6,5,4",
+               "--particles.count=2000", "--ou.steps=10", "--time.snapshots=3"],
+              {"": FORWARD, ".reverse": REVERSE}),
+    # mfg (2-D by default): series on three clocks, the reverse samplers of
+    # every score on s, the controlled equation on its own.
+    "mfg-2d": (["--family=mfg", "--grid.cells=24,32", "--particles.count=2000", "--mfg.steps=5", "--mfg.train=20"],
+               {"": FORWARD, ".reverse": REVERSE + ["reverse_empirical/histogram", "reverse_kernel/histogram"],
+                ".controlled": ["controlled/density"]}),
 }
 
 
-def grid_arrays(f, clock, in_clock):
-    """The arrays a sidecar of this clock must list: name → (dataset, component)."""
-    g = f["grid"]
-    cells = tuple(int(c) for c in g.attrs["shape"])
-    n = len(f[clock])
-    found = {}
-
-    def visit(name, obj):
-        if not hasattr(obj, "shape") or name.startswith("grid/") or not in_clock(name):
-            return
-        if obj.shape[:1] != (n,) or obj.shape[1:1 + len(cells)] != cells or obj.dtype.kind != "f":
-            return
-        rest = obj.shape[1 + len(cells):]
-        if rest == ():
-            found[name] = ("/" + name, -1)
-        elif rest == (len(cells),):
-            for c in range(len(cells)):
-                found[f"{name}_x{c}"] = ("/" + name, c)
-    f.visititems(visit)
-    return found
+def sidecar_arrays(f, names):
+    """name → (dataset, component) of the arrays `names` (a vector field's
+    component c as <dataset>_x<c>), and the set of their datasets' attribute
+    axis (the clock of their entries), which must hold one dataset."""
+    found, axes = {}, set()
+    for name in names:
+        path, component = "/" + name, -1
+        if path not in f and "_x" in name:
+            path, component = "/" + name.rsplit("_x", 1)[0], int(name.rsplit("_x", 1)[1])
+        found[name] = (path, component)
+        axes.add(f[path].attrs["axis"] if path in f and "axis" in f[path].attrs else None)
+    return found, axes
 
 
 def in_paraview(plan_path):
@@ -84,18 +95,20 @@ def in_paraview(plan_path):
                 k = dim - 1 - axis
                 expected_bounds += [float(lower[k]), float(upper[k])] if k >= 0 else [0.0, 0.0]
             ncells = int(np.prod(f["grid"].attrs["shape"]))
-            for clock, stem in (("time", ""), ("reverse/time", ".reverse")):
-                in_clock = (lambda n: n.startswith("reverse/")) if stem else (lambda n: not n.startswith("reverse/"))
-                if clock not in f:
+            stem = os.path.splitext(h5)[0]
+            written = sorted(os.path.basename(p) for p in glob.glob(stem + ".*xmf*"))
+            expected = sorted(os.path.basename(stem) + suffix + ext for suffix in case["sidecars"]
+                              for ext in (".xmf", ".xmf2"))
+            check(written == expected, f"{os.path.basename(h5)}: sidecars {written}, expected {expected}")
+            for suffix, names in case["sidecars"].items():
+                arrays, axes = sidecar_arrays(f, names)
+                if not check(len(axes) == 1 and None not in axes and next(iter(axes)) in f,
+                             f"{os.path.basename(h5)}{suffix}: the arrays' axis attributes {axes} are not one clock"):
                     continue
-                arrays = grid_arrays(f, clock, in_clock)
-                times = f[clock][:]
+                times = f[next(iter(axes))][:]
                 for ext, readers in ((".xmf", ("default", "Xdmf3ReaderT")), (".xmf2", ("default",))):
-                    sidecar = os.path.splitext(h5)[0] + stem + ext
-                    if not check(os.path.exists(sidecar) == bool(arrays),
-                                 f"{sidecar}: exists is {os.path.exists(sidecar)} with {len(arrays)} arrays"):
-                        continue
-                    if not arrays:
+                    sidecar = stem + suffix + ext
+                    if not os.path.exists(sidecar):
                         continue
                     for which in readers:
                         r = OpenDataFile(sidecar) if which == "default" else Xdmf3ReaderT(FileName=[sidecar])
@@ -104,10 +117,12 @@ def in_paraview(plan_path):
                         check(r.GetXMLName().startswith(want), f"{label}: ParaView picks {r.GetXMLName()}")
                         r.UpdatePipeline(float(times[0]))
                         steps = list(r.TimestepValues) if len(times) > 1 else [float(r.TimestepValues)]
-                        check(np.allclose(steps, times, rtol=1e-15, atol=0),
-                              f"{label}: time steps {steps} are not {list(times)}")
-                        names = sorted(a.GetName() for a in r.CellData)
-                        check(names == sorted(arrays), f"{label}: arrays {names}, expected {sorted(arrays)}")
+                        # Outputs at one clock value (a reverse run with fewer steps than outputs) are one step.
+                        distinct = [t for k, t in enumerate(times) if k == 0 or t != times[k - 1]]
+                        check(len(steps) == len(distinct) and np.allclose(steps, distinct, rtol=1e-15, atol=0),
+                              f"{label}: time steps {steps} are not {distinct}")
+                        listed = sorted(a.GetName() for a in r.CellData)
+                        check(listed == sorted(arrays), f"{label}: arrays {listed}, expected {sorted(arrays)}")
                         for j in sorted({0, len(times) // 2, len(times) - 1}):
                             r.UpdatePipeline(float(times[j]))
                             data = r.GetClientSideObject().GetOutputDataObject(0)
@@ -181,10 +196,10 @@ def main():
     if not check(pvpython and xvfb, "pvpython or xvfb-run is missing (packages python3-paraview, xvfb)"):
         sys.exit(report("check_paraview", check.failures))
     plan = []
-    for name, args in CASES.items():
+    for name, (args, sidecars) in CASES.items():
         path, _ = run_twinflow(check, binary, 2, scratch, name, args + ["--quiet"], TIMEOUT)
         if path:
-            plan.append({"h5": path, "png": os.path.join(scratch, name + ".png")})
+            plan.append({"h5": path, "png": os.path.join(scratch, name + ".png"), "sidecars": sidecars})
     plan_path = os.path.join(scratch, "plan.json")
     json.dump(plan, open(plan_path, "w"))
     code, out, err, secs = run_bounded([xvfb, "-a", pvpython, "--force-offscreen-rendering", os.path.abspath(__file__),

@@ -22,13 +22,14 @@ struct DiffTolerance {
 };
 
 struct DiffOptions {
-  DiffTolerance tolerance;  ///< for every value without a tolerance of its own
-  /// Datasets whose path starts with the key: (rtol, atol) of their own, the
-  /// longest matching prefix winning (e.g. the particle series exact while
-  /// the PDE agrees to round-off).
-  std::map<std::string, DiffTolerance> tolerances;
-  DiffTolerance tolerance_of(const std::string& dataset_path) const;
-  /// Dataset paths not compared (e.g. "*_seconds": measured times).
+  DiffTolerance default_tolerance;  ///< for every value without a tolerance of its own
+  /// The objects whose path starts with the key (a dataset and its
+  /// attributes): (rtol, atol) of their own, the longest matching prefix
+  /// winning (e.g. the particle series exact while the PDE agrees to
+  /// round-off). Keys are not empty.
+  std::map<std::string, DiffTolerance> tolerance_by_prefix;
+  DiffTolerance tolerance_of(const std::string& object_path) const;
+  /// Dataset paths not compared: a whole path or "*suffix" (measured times).
   std::set<std::string> ignored_datasets;
   /// Attribute names not compared (the provenance by default); "*suffix"
   /// stands for every name ending in suffix (measured times: "*_seconds").

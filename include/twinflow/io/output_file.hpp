@@ -72,9 +72,11 @@ class OutputFile {
   /// A [count, shape...] dataset for a series of fields on a cell space (the
   /// slab's shape), one chunk per entry, with a trailing axis of
   /// `components` values per cell when there is more than one; entries are
-  /// filled by write_entry and read as NaN until then. An existing series
-  /// (of a resumed run) is kept.
-  void create_series(const std::string& path, std::int64_t count, const Slab& slab, int components = 1);
+  /// filled by write_entry and read as NaN until then; its attribute `axis`
+  /// names the dataset of the entries' clock values (/time, /reverse/time,
+  /// …). An existing series (of a resumed run) is kept.
+  void create_series(const std::string& path, const std::string& axis, std::int64_t count, const Slab& slab,
+                     int components = 1);
   /// Writes this rank's block (C order, components fastest) as entry
   /// `index` of a series.
   void write_entry(const std::string& path, std::int64_t index, const Slab& slab, const std::vector<double>& owned);

@@ -3,9 +3,12 @@
 // grid fields as time series, written by rank 0 after the file is complete.
 //
 // Every time series on the grid is listed: a dataset [n, c0, …, c_{d−1}] or
-// [n, c0, …, c_{d−1}, d] (one scalar array per component), with n the length
-// of /time, or of /reverse/time for the datasets under /reverse. Forward
-// fields go to <stem>.xmf, reverse ones (clock s) to <stem>.reverse.xmf.
+// [n, c0, …, c_{d−1}, d] (one scalar array per component) made by
+// OutputFile::create_series, whose attribute axis names the dataset of its n
+// times. One sidecar per clock: <stem>.xmf for /time, <stem>.<group>.xmf for
+// /<group>/… (<stem>.reverse.xmf for /reverse/time, the clock s of the
+// reverse runs; mfg's <stem>.controlled.xmf). <stem> is the output path
+// without its .h5.
 //
 // Each sidecar comes in the two dialects ParaView's readers understand:
 // <stem>.xmf in XDMF 3, which ParaView's default readers (Xdmf3ReaderS,
@@ -33,5 +36,9 @@ namespace twinflow {
 /// reads the file and writes, the others wait; throws RuntimeFailure on
 /// every rank when it cannot.
 void write_xdmf(MPI_Comm comm, const std::string& h5_path, const Box& box);
+
+/// Removes the sidecars beside `h5_path` (an earlier run's of that name,
+/// whatever its clocks). Collective, like write_xdmf.
+void remove_xdmf_sidecars(MPI_Comm comm, const std::string& h5_path);
 
 }  // namespace twinflow

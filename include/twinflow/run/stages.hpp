@@ -62,6 +62,7 @@ class SamplerStage : public Stage {
     int sites = 0;                    ///< > 0: units are configurations of this many bits
     const CellSpace* space = nullptr;  ///< histograms are made on it (null: none)
     std::string histogram_series;     ///< written as this output series ("": not written)
+    std::string axis = "/time";       ///< the output dataset of `clocks` (the series' attribute axis)
   };
   /// Builds the sampler on this rank's units (at begin()).
   using Factory = std::function<std::unique_ptr<ParticleSampler>(Ensemble units)>;

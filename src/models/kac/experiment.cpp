@@ -594,8 +594,8 @@ class KacExperiment : public DensityTwinExperiment {
     });
     const auto cells = static_cast<std::int64_t>(owned.size());
     const std::string group = "/kac/neural_velocity";
-    out.create_series(group + "/velocity", static_cast<std::int64_t>(n), slab, dim());
-    out.create_series(group + "/velocity_exact", static_cast<std::int64_t>(n), slab, dim());
+    out.create_series(group + "/velocity", "/time", static_cast<std::int64_t>(n), slab, dim());
+    out.create_series(group + "/velocity_exact", "/time", static_cast<std::int64_t>(n), slab, dim());
     ExactVelocity exact(data_, law_);
     std::vector<double> v_exact(centres.size()), v_nn(centres.size()), v_pde, density;
     for (std::size_t j = 1; j < n; ++j) {

@@ -280,6 +280,7 @@ class MfgExperiment : public DensityTwinExperiment {
       plan.dim = dim();
       plan.space = grid();
       if (has_grid()) plan.histogram_series = "/" + name + "/histogram";
+      plan.axis = "/reverse/time";
       auto observe = [this, r](std::size_t j, double, const ParticleSampler& s, const std::vector<double>*) {
         if (j + 1 == reverse_output_steps().size()) measure(r, s.ensemble());
       };
@@ -310,7 +311,7 @@ class MfgExperiment : public DensityTwinExperiment {
     const std::size_t n = snapshot_times().size();
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this, &g, n](OutputFile& out) {
-      out.create_series("/controlled/density", static_cast<std::int64_t>(n), g.slab());
+      out.create_series("/controlled/density", "/controlled/time", static_cast<std::int64_t>(n), g.slab());
       out.write_vector("/controlled/time", snapshot_times());
     };
     hooks.at_stop = [this, &g, terminal, n, fp](std::size_t i, double t, const DensitySolver&, StageContext& ctx) {

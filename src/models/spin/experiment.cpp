@@ -191,6 +191,7 @@ class SpinExperiment : public Experiment {
     plan.space = states_;
     if (name == "forward") plan.histogram_series = states_ ? "/particles/histogram" : "";
     if (name == "reverse") plan.histogram_series = states_ ? "/reverse/histogram" : "";
+    if (reverse) plan.axis = "/reverse/s";
     SamplerStage::Factory factory = [this, name](Ensemble units) -> std::unique_ptr<ParticleSampler> {
       if (name == "exact") return std::make_unique<ExactSampler>(std::move(units), law_, seed_);
       if (name == "exact_reverse") return std::make_unique<ExactSampler>(std::move(units), law_, seed_, true, horizon_);
@@ -390,7 +391,7 @@ class SpinExperiment : public Experiment {
     ghost_mib_ = max_over_ranks(comm_, ghost_mib_);
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this](OutputFile& out) {
-      out.create_series("/pde/probability", static_cast<std::int64_t>(times_.size()), states_->slab());
+      out.create_series("/pde/probability", "/time", static_cast<std::int64_t>(times_.size()), states_->slab());
     };
     hooks.at_stop = [this](std::size_t j, double t, const DensitySolver& pde, StageContext& ctx) {
       std::vector<double> block = StateVectorSpace::owned_values(pde.density()), exact, kernel;
@@ -426,7 +427,8 @@ class SpinExperiment : public Experiment {
                                                       law);
     PdeStage::Hooks hooks;
     hooks.prepare_output = [this](OutputFile& out) {
-      out.create_series("/reverse/pde/probability", static_cast<std::int64_t>(times_.size()), states_->slab());
+      out.create_series("/reverse/pde/probability", "/reverse/s", static_cast<std::int64_t>(times_.size()),
+                        states_->slab());
     };
     hooks.at_stop = [this](std::size_t j, double s, const DensitySolver& pde, StageContext& ctx) {
       std::vector<double> block = StateVectorSpace::owned_values(pde.density()), exact;
