@@ -73,7 +73,8 @@ int diff_command(int rank, const std::vector<std::string>& args) {
         } else if (a.rfind("--atol=", 0) == 0) {
           options.default_tolerance.atol = tolerance("--atol", a.substr(7));
         } else if (a.rfind("--exact=", 0) == 0) {
-          if (a.size() == 8) throw twinflow::UsageError("--exact", "an empty prefix; accepted: a path prefix, e.g. /particles/");
+          if (a.size() == 8)
+            throw twinflow::UsageError("--exact", "an empty prefix; accepted: a path prefix, e.g. /particles/");
           options.tolerance_by_prefix[a.substr(8)] = {};
         } else if (a.rfind("--tolerance=", 0) == 0) {
           // PREFIX:RTOL:ATOL, split at the last two colons.
